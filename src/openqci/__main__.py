@@ -1,0 +1,5 @@
+"""``python -m openqci`` runs the command line."""
+
+from openqci.cli import main
+
+main()

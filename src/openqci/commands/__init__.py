@@ -1,0 +1,1 @@
+"""The sub-commands of ``openqci``, one module per command or group; ``openqci.cli`` assembles them."""

@@ -1,0 +1,146 @@
+"""``openqci keyrate``: secret-key rates of the quantum-layer models, at a distance or over a sweep."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, TypeVar
+
+import numpy as np
+import typer
+from numpy.typing import NDArray
+
+from openqci.commands.output import console, fail, print_json
+
+if TYPE_CHECKING:
+    from openqci.physics import KeyRateResult, QkdSystem
+
+__all__ = ["keyrate", "parse_sweep"]
+
+EnumT = TypeVar("EnumT", bound=Enum)
+
+
+def keyrate(
+    protocol: Annotated[str, typer.Option(help="decoy-bb84, bbm92 or plob.")] = "decoy-bb84",
+    preset: Annotated[str, typer.Option(help="Device preset (see `openqci presets`).")] = "gys2004",
+    distance_km: Annotated[float, typer.Option("--distance-km", help="Fibre length in km.")] = 50.0,
+    mu: Annotated[
+        float | None, typer.Option(help="Signal intensity (pair number for bbm92); optimised if absent.")
+    ] = None,
+    decoys: Annotated[
+        str, typer.Option(help="Asymptotic decoy analysis: infinite or vacuum-weak.")
+    ] = "infinite",
+    block_size: Annotated[
+        float | None, typer.Option("--block-size", help="Finite key: key-basis detections per block.")
+    ] = None,
+    epsilon: Annotated[float, typer.Option(help="Finite-key secrecy parameter, in (0, 1).")] = 1e-10,
+    sweep: Annotated[
+        str | None, typer.Option(help="START:STOP:STEP in km, instead of --distance-km.")
+    ] = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="With --sweep: write a rate-versus-distance PNG here.")
+    ] = None,
+    max_distance: Annotated[
+        bool, typer.Option("--max-distance", help="Print where the key rate reaches zero.")
+    ] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Secret key rate of a protocol over fibre (bits per pulse and per second)."""
+    from openqci.physics import DecoyMethod, Protocol, get_preset, max_distance_km, secret_key_rate
+
+    chosen = _choice(Protocol, protocol, "protocol")
+    method = _choice(DecoyMethod, decoys, "decoys")
+    system = get_preset(preset)
+    options = {"protocol": chosen, "mu": mu, "decoys": method, "block_size": block_size, "epsilon": epsilon}
+    if max_distance:
+        found = max_distance_km(system, **options)  # type: ignore[arg-type]
+        _report_max_distance(found, json_output)
+        return
+    distances = parse_sweep(sweep) if sweep is not None else np.array([distance_km])
+    if plot is not None and sweep is None:
+        fail("--plot needs --sweep START:STOP:STEP")
+    result = secret_key_rate(system, distances, **options)  # type: ignore[arg-type]
+    if plot is not None:
+        _plot(result, system, distances, plot)
+    records = result.records()
+    if json_output:
+        print_json(records if sweep is not None else records[0])
+    else:
+        _table(records)
+
+
+def parse_sweep(text: str) -> NDArray[np.float64]:
+    """Distances from ``START:STOP:STEP`` (STOP included when the steps land on it)."""
+    try:
+        start, stop, step = (float(part) for part in text.split(":"))
+    except ValueError:
+        fail(f"--sweep must be START:STOP:STEP in km, got {text!r}")
+    if step <= 0 or stop < start:
+        fail(f"--sweep needs STEP > 0 and STOP >= START, got {text!r}")
+    count = int(np.floor((stop - start) / step + 1e-9)) + 1
+    if count > 100_000:
+        fail(f"--sweep asks for {count} points; at most 100000")
+    return np.asarray(start + step * np.arange(count), dtype=np.float64)
+
+
+def _choice(enum: type[EnumT], value: str, option: str) -> EnumT:
+    try:
+        return enum(value)
+    except ValueError:
+        fail(f"unknown {option} {value!r}; choose one of: {', '.join(str(m.value) for m in enum)}")
+
+
+def _report_max_distance(found: float, json_output: bool) -> None:
+    if json_output:
+        print_json({"max_distance_km": found})
+    else:
+        console.print(f"maximum distance: [bold]{found:.2f} km[/bold]")
+
+
+def _plot(result: KeyRateResult, system: QkdSystem, distances: NDArray[np.float64], path: Path) -> None:
+    from openqci.physics import Protocol, secret_key_rate
+    from openqci.reports import plot_rate_versus_distance
+
+    bound = secret_key_rate(system, distances, protocol=Protocol.PLOB)
+    curves = [] if result.protocol is Protocol.PLOB else [result]
+    plot_rate_versus_distance(curves, path, bound=bound)
+
+
+def _table(records: list[dict[str, object]]) -> None:
+    from rich.table import Table
+
+    table = Table(title="Secret key rate")
+    for column in (
+        "distance_km",
+        "channel_loss_db",
+        "mu",
+        "gain",
+        "qber",
+        "secret_key_rate_per_pulse",
+        "secret_key_rate_bps",
+    ):
+        table.add_column(column, justify="right")
+    for row in records:
+        table.add_row(
+            *(
+                _fmt(row[c])
+                for c in (
+                    "distance_km",
+                    "channel_loss_db",
+                    "mu",
+                    "gain",
+                    "qber",
+                    "secret_key_rate_per_pulse",
+                    "secret_key_rate_bps",
+                )
+            )
+        )
+    console.print(table)
+
+
+def _fmt(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
