@@ -33,7 +33,10 @@ def plot_rate_versus_distance(
         )
     if bound is not None:
         axes.semilogy(
-            bound.distance_km, bound.secret_key_rate_per_pulse, "k--", label="PLOB bound (per channel use)"
+            bound.distance_km,
+            bound.secret_key_rate_per_pulse,
+            "k--",
+            label=f"PLOB bound ({bound.preset} fibre, bits per channel use)",
         )
     floor = min(
         (
