@@ -11,7 +11,7 @@ import typer
 from typer.exceptions import TyperException
 
 from openqci.commands import keyrate as keyrate_command
-from openqci.commands import misc
+from openqci.commands import misc, space
 from openqci.commands.output import fail
 from openqci.errors import OpenQciError
 
@@ -28,6 +28,7 @@ app.command("keyrate")(keyrate_command.keyrate)
 app.command("presets")(misc.presets)
 app.command("version")(misc.version)
 app.command("demo")(misc.demo)
+app.add_typer(space.app, name="space")
 
 
 def main() -> None:
