@@ -11,7 +11,9 @@ import typer
 from typer.exceptions import TyperException
 
 from openqci.commands import keyrate as keyrate_command
+from openqci.commands import kms as kms_command
 from openqci.commands import misc, space
+from openqci.commands import pki as pki_command
 from openqci.commands.output import fail
 from openqci.errors import OpenQciError
 
@@ -29,6 +31,8 @@ app.command("presets")(misc.presets)
 app.command("version")(misc.version)
 app.command("demo")(misc.demo)
 app.add_typer(space.app, name="space")
+app.add_typer(kms_command.app, name="kms")
+app.add_typer(pki_command.app, name="pki")
 
 
 def main() -> None:

@@ -1,0 +1,73 @@
+"""The key management entity (KME): a durable key store fed by QKD links, ETSI GS QKD 014 over mutual TLS.
+
+Typical use::
+
+    from openqci.kms import build_kme, load_config
+    kme = build_kme(load_config(Path("kme.yaml")))
+    kme.manager.add_block(block)        # KeyBlocks from the link
+    # serve kme.app with openqci.kms.serve(kme), or ``openqci kms serve --config kme.yaml``
+"""
+
+from __future__ import annotations
+
+from openqci.kms.config import KmeConfig, Limits, PeerConfig, SaeConfig, StoreConfig, TlsConfig, load_config
+from openqci.kms.crypto import MasterKey, write_master_key
+from openqci.kms.errors import (
+    BadRequestError,
+    ConfigError,
+    KeyShortageError,
+    KeysNotFoundError,
+    KmsError,
+    PeerError,
+    PkiError,
+    StoreError,
+    UnauthorizedError,
+)
+from openqci.kms.manager import KeyManager, PeerLink
+from openqci.kms.node import Kme, build_kme, open_store
+from openqci.kms.peer import PeerClient
+from openqci.kms.pki import PkiLayout, init_pki
+from openqci.kms.postgres_store import PostgresKeyStore
+from openqci.kms.records import DeliveredKey, KeyPlan, Reservation, UnitState
+from openqci.kms.server import serve
+from openqci.kms.sqlite_store import SqliteKeyStore
+from openqci.kms.store import KeyStore
+from openqci.kms.units import unit_key_id
+
+__all__ = [
+    "BadRequestError",
+    "ConfigError",
+    "DeliveredKey",
+    "KeyManager",
+    "KeyPlan",
+    "KeyShortageError",
+    "KeyStore",
+    "KeysNotFoundError",
+    "Kme",
+    "KmeConfig",
+    "KmsError",
+    "Limits",
+    "MasterKey",
+    "PeerClient",
+    "PeerConfig",
+    "PeerError",
+    "PeerLink",
+    "PkiError",
+    "PkiLayout",
+    "PostgresKeyStore",
+    "Reservation",
+    "SaeConfig",
+    "SqliteKeyStore",
+    "StoreConfig",
+    "StoreError",
+    "TlsConfig",
+    "UnauthorizedError",
+    "UnitState",
+    "build_kme",
+    "init_pki",
+    "load_config",
+    "open_store",
+    "serve",
+    "unit_key_id",
+    "write_master_key",
+]

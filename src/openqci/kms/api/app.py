@@ -1,0 +1,84 @@
+"""Assembles the KME application: the ETSI 014 and KME-to-KME routers and the one error handler.
+
+Every error answer carries the standard's Error object (GS QKD 014 Table 13), 401 included, because
+clients such as ``etsi-qkd-014-client`` read a JSON body from every non-200 reply. Framework errors are
+mapped too: a malformed request is 400, a path without an SAE ID is 400 (the Merqury suite's blank-ID case),
+and an unexpected failure is 503, the only server-side code the standard defines.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from openqci.kms.api import etsi014, kx
+from openqci.kms.errors import KmsError
+from openqci.kms.identity import Directory
+from openqci.kms.manager import KeyManager
+
+__all__ = ["create_app"]
+
+_log = logging.getLogger(__name__)
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def create_app(
+    manager: KeyManager, directory: Directory, local_saes: frozenset[str], *, lifespan: Lifespan | None = None
+) -> FastAPI:
+    """Return the ASGI app of one KME serving ``local_saes`` through ``manager``."""
+    app = FastAPI(
+        title=f"OpenQCI KME {manager.kme_id}",
+        summary="ETSI GS QKD 014 V1.1.1 key delivery",
+        version="1.1.1",
+        lifespan=lifespan,
+    )
+    app.state.manager = manager
+    app.state.directory = directory
+    app.state.local_saes = local_saes
+    app.include_router(etsi014.router)
+    app.include_router(kx.router)
+    app.add_exception_handler(KmsError, _kms_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+    return app
+
+
+def _error(status: int, message: str, details: list[dict[str, Any]] | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"message": message}
+    if details:
+        body["details"] = jsonable_encoder(details)
+    return JSONResponse(body, status_code=status)
+
+
+async def _kms_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, KmsError)
+    return _error(error.status_code, error.message, error.details)
+
+
+async def _validation_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    details = [{".".join(str(p) for p in e["loc"]): str(e["msg"])} for e in error.errors()]
+    first = next(iter(details[0].items())) if details else ("request", "malformed")
+    return _error(400, f"bad request: {first[0]}: {first[1]}", details)
+
+
+async def _http_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, StarletteHTTPException)
+    if error.status_code == 404 and request.url.path.startswith("/api/v1/keys/"):
+        return _error(400, "the path must name an SAE ID: /api/v1/keys/{SAE_ID}/(status|enc_keys|dec_keys)")
+    return _error(error.status_code, str(error.detail))
+
+
+async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
+    _log.exception("unexpected failure serving %s", request.url.path)
+    return _error(503, "internal error of the KME")

@@ -1,0 +1,103 @@
+"""ETSI GS QKD 014 V1.1.1 clause 5: Get status, Get key and Get key with key IDs, in GET and POST forms.
+
+Each endpoint reads the caller from its client certificate, calls the key manager and answers with the
+standard's JSON object; every error goes through the one handler in :mod:`openqci.kms.api.app`.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Response
+
+from openqci.kms.api.deps import CallerSae, Manager
+from openqci.kms.api.models import Error, Key, KeyContainer, KeyIds, KeyRequest, Status
+from openqci.kms.records import DeliveredKey
+
+__all__ = ["router"]
+
+_ERRORS: dict[int | str, dict[str, object]] = {
+    400: {"model": Error, "description": "Bad request format"},
+    401: {"model": Error, "description": "Unauthorized"},
+    503: {"model": Error, "description": "Error of server side"},
+}
+
+router = APIRouter(prefix="/api/v1/keys", tags=["ETSI GS QKD 014"], responses=_ERRORS)
+
+
+@router.get("/{slave_SAE_ID}/status", response_model=Status)
+async def get_status(slave_SAE_ID: str, caller: CallerSae, manager: Manager) -> Response:
+    """Get status (clause 5.1) of the keys for the caller and ``slave_SAE_ID``."""
+    pool = manager.status(caller, slave_SAE_ID)
+    limits = pool.limits
+    status = Status(
+        source_KME_ID=pool.source_kme_id,
+        target_KME_ID=pool.target_kme_id,
+        master_SAE_ID=caller,
+        slave_SAE_ID=slave_SAE_ID,
+        key_size=limits.key_size,
+        stored_key_count=pool.stored_key_count,
+        max_key_count=limits.max_key_count,
+        max_key_per_request=limits.max_key_per_request,
+        max_key_size=limits.max_key_size,
+        min_key_size=limits.min_key_size,
+        max_SAE_ID_count=limits.max_SAE_ID_count,
+    )
+    return _json(status.model_dump_json(exclude_none=True))
+
+
+@router.get("/{slave_SAE_ID}/enc_keys", response_model=KeyContainer)
+async def get_key_simple(
+    slave_SAE_ID: str, caller: CallerSae, manager: Manager, number: int | None = None, size: int | None = None
+) -> Response:
+    """Get key (clause 5.2), GET form: only ``number`` and ``size``, as query parameters."""
+    keys = await manager.enc_keys(caller, slave_SAE_ID, number=number, size=size)
+    return _container(keys)
+
+
+@router.post("/{slave_SAE_ID}/enc_keys", response_model=KeyContainer)
+async def get_key(
+    slave_SAE_ID: str,
+    caller: CallerSae,
+    manager: Manager,
+    request: Annotated[KeyRequest | None, Body()] = None,
+) -> Response:
+    """Get key (clause 5.2), POST form with a Key request; an empty body means all defaults."""
+    request = request or KeyRequest()
+    keys = await manager.enc_keys(
+        caller,
+        slave_SAE_ID,
+        number=request.number,
+        size=request.size,
+        additional_slaves=request.additional_slave_SAE_IDs,
+        extension_mandatory=request.extension_mandatory,
+    )
+    return _container(keys)
+
+
+@router.get("/{master_SAE_ID}/dec_keys", response_model=KeyContainer)
+async def get_key_with_key_id(
+    master_SAE_ID: str, caller: CallerSae, manager: Manager, key_ID: str
+) -> Response:
+    """Get key with key IDs (clause 5.3), GET form: one ``key_ID`` as a query parameter."""
+    return _container(manager.dec_keys(caller, master_SAE_ID, [key_ID]))
+
+
+@router.post("/{master_SAE_ID}/dec_keys", response_model=KeyContainer)
+async def get_key_with_key_ids(
+    master_SAE_ID: str, caller: CallerSae, manager: Manager, key_ids: KeyIds
+) -> Response:
+    """Get key with key IDs (clause 5.3), POST form with a Key IDs object."""
+    return _container(manager.dec_keys(caller, master_SAE_ID, [entry.key_ID for entry in key_ids.key_IDs]))
+
+
+def _container(keys: list[DeliveredKey]) -> Response:
+    container = KeyContainer(
+        keys=[Key(key_ID=str(k.key_id), key=base64.b64encode(k.material).decode("ascii")) for k in keys]
+    )
+    return _json(container.model_dump_json(exclude_none=True))
+
+
+def _json(body: str) -> Response:
+    return Response(body, media_type="application/json")

@@ -1,0 +1,57 @@
+"""The KME-to-KME messages on a link (the Kx reference point of ITU-T Y.3802).
+
+Only identifiers cross between KMEs: the units are already shared, since both ends cut the same KeyBlocks.
+A reservation names, for each key, the units it is made of and the SAEs it is for; the peer binds its
+copies of those units before the master KME answers its SAE.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from openqci.kms.records import KeyPlan, Reservation
+
+__all__ = ["KeyPlanMessage", "ReservationMessage"]
+
+
+class KeyPlanMessage(BaseModel):
+    """The units of one key."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key_id: uuid.UUID
+    unit_ids: list[uuid.UUID] = Field(min_length=1)
+    size_bits: int = Field(gt=0, multiple_of=8)
+
+
+class ReservationMessage(BaseModel):
+    """One enc_keys request's keys, as the master KME tells the slave KME."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    request_id: uuid.UUID
+    link_id: str
+    master_sae: str
+    slave_saes: list[str] = Field(min_length=1)
+    keys: list[KeyPlanMessage] = Field(min_length=1)
+
+    @classmethod
+    def from_reservation(cls, reservation: Reservation) -> ReservationMessage:
+        """Build the message for a store reservation."""
+        return cls(
+            request_id=reservation.request_id,
+            link_id=reservation.link_id,
+            master_sae=reservation.master_sae,
+            slave_saes=list(reservation.slave_saes),
+            keys=[
+                KeyPlanMessage(key_id=p.key_id, unit_ids=list(p.unit_ids), size_bits=p.size_bits)
+                for p in reservation.keys
+            ],
+        )
+
+    def to_reservation(self) -> Reservation:
+        """Return the store record this message describes."""
+        plans = tuple(KeyPlan(k.key_id, tuple(k.unit_ids), k.size_bits) for k in self.keys)
+        return Reservation(self.request_id, self.link_id, self.master_sae, tuple(self.slave_saes), plans)

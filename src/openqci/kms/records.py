@@ -1,0 +1,58 @@
+"""Records the key store hands out: key plans exchanged between KMEs, delivered keys, unit states.
+
+These are the stored side of the API (FastAPI's ``UserInDB``); :mod:`openqci.kms.api.models` holds the wire
+side. Key material lives only in :class:`DeliveredKey`, whose repr hides it.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from dataclasses import dataclass
+
+__all__ = ["DeliveredKey", "KeyPlan", "Reservation", "UnitState"]
+
+
+class UnitState(enum.IntEnum):
+    """The state of a key unit; every transition is one store transaction.
+
+    AVAILABLE: in the link's pool. RESERVED: bound to a key of one request, not yet handed to any SAE.
+    DELIVERED: handed to some, not all, of the SAEs the key is for. CONSUMED: every SAE has it; the
+    material is overwritten.
+    """
+
+    AVAILABLE = 0
+    RESERVED = 1
+    DELIVERED = 2
+    CONSUMED = 3
+
+
+@dataclass(frozen=True)
+class KeyPlan:
+    """Which units make one key: what two KMEs agree on for each key of a request."""
+
+    key_id: uuid.UUID
+    unit_ids: tuple[uuid.UUID, ...]
+    size_bits: int
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """The keys of one enc_keys request and the SAEs they are for."""
+
+    request_id: uuid.UUID
+    link_id: str
+    master_sae: str
+    slave_saes: tuple[str, ...]
+    keys: tuple[KeyPlan, ...]
+
+
+@dataclass(frozen=True)
+class DeliveredKey:
+    """A key handed to an SAE: its ID and bytes (never shown in a repr or a log)."""
+
+    key_id: uuid.UUID
+    material: bytes
+
+    def __repr__(self) -> str:
+        return f"DeliveredKey(key_id={self.key_id}, bytes={len(self.material)})"

@@ -1,0 +1,79 @@
+"""Key units: how KeyBlocks are cut into units and how units are joined into delivered keys.
+
+Both ends of a link receive the same KeyBlock, so they cut it the same way: unit ``i`` holds bytes
+``[i * unit_bytes, (i + 1) * unit_bytes)`` of the block, and its key ID is the name-based UUID (version 5,
+RFC 9562) of the block's UUID and ``i``. Neither end has to tell the other what it cut. A trailing
+fragment shorter than one unit is dropped at both ends.
+
+The pool of a link is split between its two ends so that both can serve master SAEs at the same time
+without asking each other first: the KME whose ID sorts first allocates the even units, the other the odd
+ones. A key of ``size`` bits is the concatenation of ``ceil(size / unit_bits)`` units cut to ``size / 8``
+bytes; its key_ID is the ID of its first unit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from openqci.link.keyblock import KeyBlock
+
+__all__ = ["UnitCut", "cut_block", "join_units", "owned_parity", "unit_key_id", "units_per_key"]
+
+_UNIT_NAMESPACE = uuid.UUID("6f0d3a52-2b8e-5c1e-9a57-4f3c1d2e8b90")
+
+
+@dataclass(frozen=True)
+class UnitCut:
+    """One unit cut from a block: its ID, its index in the block and its bytes (never shown in a repr)."""
+
+    unit_id: uuid.UUID
+    index: int
+    material: bytes
+
+    def __repr__(self) -> str:
+        return f"UnitCut(unit_id={self.unit_id}, index={self.index}, bytes={len(self.material)})"
+
+
+def unit_key_id(block_id: uuid.UUID, index: int) -> uuid.UUID:
+    """Return the key ID of unit ``index`` of block ``block_id``, the same at both ends of the link.
+
+    Examples
+    --------
+    >>> b = uuid.UUID(int=1)
+    >>> unit_key_id(b, 0) == unit_key_id(b, 0) and unit_key_id(b, 0) != unit_key_id(b, 1)
+    True
+    """
+    return uuid.uuid5(_UNIT_NAMESPACE, f"{block_id}/{index}")
+
+
+def cut_block(block: KeyBlock, unit_bits: int) -> list[UnitCut]:
+    """Cut ``block`` into whole units of ``unit_bits`` bits (a multiple of 8); the tail is dropped."""
+    if unit_bits <= 0 or unit_bits % 8:
+        raise ValueError(f"unit_bits must be a positive multiple of 8, got {unit_bits}")
+    unit_bytes = unit_bits // 8
+    count = block.size_bits // unit_bits
+    return [
+        UnitCut(unit_key_id(block.block_id, i), i, block.bits[i * unit_bytes : (i + 1) * unit_bytes])
+        for i in range(count)
+    ]
+
+
+def units_per_key(size_bits: int, unit_bits: int) -> int:
+    """Return how many units one key of ``size_bits`` bits takes."""
+    return -(-size_bits // unit_bits)
+
+
+def join_units(materials: list[bytes], size_bits: int) -> bytes:
+    """Join unit materials in order and cut the result to ``size_bits / 8`` bytes."""
+    joined = b"".join(materials)
+    if 8 * len(joined) < size_bits:
+        raise ValueError(f"{len(materials)} units hold {8 * len(joined)} bits, fewer than {size_bits}")
+    return joined[: size_bits // 8]
+
+
+def owned_parity(local_kme_id: str, peer_kme_id: str) -> int:
+    """Return the parity (0 or 1) of the unit indices this end of a link allocates."""
+    if local_kme_id == peer_kme_id:
+        raise ValueError(f"a link needs two different KMEs, got {local_kme_id!r} twice")
+    return 0 if local_kme_id < peer_kme_id else 1
