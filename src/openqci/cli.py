@@ -12,7 +12,7 @@ from typer.exceptions import TyperException
 
 from openqci.commands import keyrate as keyrate_command
 from openqci.commands import kms as kms_command
-from openqci.commands import misc, space
+from openqci.commands import misc, network, space
 from openqci.commands import pki as pki_command
 from openqci.commands.output import fail
 from openqci.errors import OpenQciError
@@ -33,6 +33,7 @@ app.command("demo")(misc.demo)
 app.add_typer(space.app, name="space")
 app.add_typer(kms_command.app, name="kms")
 app.add_typer(pki_command.app, name="pki")
+app.add_typer(network.app, name="network")
 
 
 def main() -> None:
