@@ -11,6 +11,7 @@ import typer
 from typer.exceptions import TyperException
 
 from openqci.commands import keyrate as keyrate_command
+from openqci.commands import link
 from openqci.commands import kms as kms_command
 from openqci.commands import misc, network, space
 from openqci.commands import pki as pki_command
@@ -30,6 +31,7 @@ app.command("keyrate")(keyrate_command.keyrate)
 app.command("presets")(misc.presets)
 app.command("version")(misc.version)
 app.command("demo")(misc.demo)
+app.add_typer(link.app, name="link")
 app.add_typer(space.app, name="space")
 app.add_typer(kms_command.app, name="kms")
 app.add_typer(pki_command.app, name="pki")

@@ -1,1 +1,147 @@
-"""QKD links that make real key: what a link delivers to the key management layer at both of its ends."""
+"""A QKD link that makes real key: detection events, sifting, estimation, error correction, verification,
+privacy amplification, authentication, and the eavesdroppers it must catch.
+
+Steps are modules of their own (:mod:`~openqci.link.sampler`, :mod:`~openqci.link.sifting`,
+:mod:`~openqci.link.estimation`, :mod:`~openqci.link.cascade`, :mod:`~openqci.link.verification`,
+:mod:`~openqci.link.privacy`, :mod:`~openqci.link.auth`, :mod:`~openqci.link.eve`);
+:class:`~openqci.link.session.LinkSession` chains them into a stream of blocks, and
+:func:`~openqci.link.run.run_link` is the one call behind ``openqci link run``.
+"""
+
+from __future__ import annotations
+
+from openqci.link.auth import (
+    KEY_BITS_PER_WORD,
+    MERSENNE_61,
+    AuthKeyPool,
+    wegman_carter_tag,
+)
+from openqci.link.cascade import (
+    CASCADE_VARIANTS,
+    BlockRule,
+    Cascade,
+    CascadeVariant,
+)
+from openqci.link.channel import (
+    ClassicalChannel,
+    End,
+    InProcessChannel,
+    TamperingChannel,
+)
+from openqci.link.errors import (
+    AuthenticationKeyError,
+    InvalidLinkParameterError,
+    LinkError,
+    ReconcilerUnavailableError,
+)
+from openqci.link.estimation import (
+    ParameterEstimate,
+    estimate_parameters,
+    secret_key_length,
+)
+from openqci.link.eve import (
+    EAVESDROPPERS,
+    ClassicalTampering,
+    InterceptResend,
+    PhotonNumberSplitting,
+    parse_eavesdropper,
+)
+from openqci.link.keyblock import (
+    KeyBlock,
+)
+from openqci.link.photons import (
+    MAX_PHOTONS,
+    AttackContext,
+    PulseGroups,
+    QuantumAttack,
+    honest_groups,
+)
+from openqci.link.privacy import (
+    amplify_privacy,
+    toeplitz_hash,
+)
+from openqci.link.reconciliation import (
+    Reconciler,
+    ReconciliationResult,
+)
+from openqci.link.run import (
+    RECONCILIATION_METHODS,
+    LinkRunReport,
+    make_reconciler,
+    run_link,
+)
+from openqci.link.sampler import (
+    AFTERPULSE,
+    BASIS_X,
+    BASIS_Z,
+    DetectionEvents,
+    sample_detections,
+)
+from openqci.link.session import (
+    AbortReason,
+    BlockOutcome,
+    LinkConfig,
+    LinkSession,
+)
+from openqci.link.sifting import (
+    SiftedKey,
+    sift,
+)
+from openqci.link.verification import (
+    verification_tag,
+    verification_tag_bits,
+)
+
+__all__ = [
+    "AFTERPULSE",
+    "BASIS_X",
+    "BASIS_Z",
+    "CASCADE_VARIANTS",
+    "EAVESDROPPERS",
+    "KEY_BITS_PER_WORD",
+    "MAX_PHOTONS",
+    "MERSENNE_61",
+    "RECONCILIATION_METHODS",
+    "AbortReason",
+    "AttackContext",
+    "AuthKeyPool",
+    "AuthenticationKeyError",
+    "BlockOutcome",
+    "BlockRule",
+    "Cascade",
+    "CascadeVariant",
+    "ClassicalChannel",
+    "ClassicalTampering",
+    "DetectionEvents",
+    "End",
+    "InProcessChannel",
+    "InterceptResend",
+    "InvalidLinkParameterError",
+    "KeyBlock",
+    "LinkConfig",
+    "LinkError",
+    "LinkRunReport",
+    "LinkSession",
+    "ParameterEstimate",
+    "PhotonNumberSplitting",
+    "PulseGroups",
+    "QuantumAttack",
+    "Reconciler",
+    "ReconcilerUnavailableError",
+    "ReconciliationResult",
+    "SiftedKey",
+    "TamperingChannel",
+    "amplify_privacy",
+    "estimate_parameters",
+    "honest_groups",
+    "make_reconciler",
+    "parse_eavesdropper",
+    "run_link",
+    "sample_detections",
+    "secret_key_length",
+    "sift",
+    "toeplitz_hash",
+    "verification_tag",
+    "verification_tag_bits",
+    "wegman_carter_tag",
+]

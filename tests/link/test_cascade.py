@@ -1,0 +1,67 @@
+"""Cascade corrects every error or leaves a mismatch that verification catches; leakage is counted."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from openqci.link.cascade import CASCADE_VARIANTS, Cascade
+from openqci.link.errors import InvalidLinkParameterError
+from openqci.link.verification import verification_tag, verification_tag_bits
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(1, 3000),
+    qber=st.floats(0.0, 0.15),
+    seed=st.integers(0, 2**32),
+    variant=st.sampled_from(sorted(CASCADE_VARIANTS)),
+)
+def test_cascade_corrects_or_is_caught(n: int, qber: float, seed: int, variant: str) -> None:
+    rng = np.random.default_rng(seed)
+    alice = rng.random(n) < 0.5
+    bob = alice ^ (rng.random(n) < qber)
+    result = Cascade.from_name(variant).reconcile(alice, bob, max(qber, 0.01), rng=rng)
+    assert result.corrected_bits.size == n
+    assert result.leaked_bits >= 0
+    assert result.round_trips >= 1
+    seed_words = rng.integers(0, 2**63, size=n // 64 + 2, dtype=np.uint64)
+    same_tag = verification_tag(alice, seed_words, 50) == verification_tag(
+        result.corrected_bits, seed_words, 50
+    )
+    if not np.array_equal(result.corrected_bits, alice):
+        # A residual error is possible; verification must then fail (2^-50 chance of missing it).
+        assert not same_tag
+    else:
+        assert same_tag
+
+
+def test_efficiency_and_speed_at_two_percent(rng: np.random.Generator) -> None:
+    n = 1 << 18
+    alice = rng.random(n) < 0.5
+    bob = alice ^ (rng.random(n) < 0.02)
+    result = Cascade().reconcile(alice, bob, 0.02, rng=rng)
+    assert np.array_equal(result.corrected_bits, alice)
+    assert 1.0 < result.efficiency(float(np.mean(alice != bob))) < 1.16
+    assert result.messages == 2 * result.round_trips
+
+
+def test_transcript_counts_every_parity(rng: np.random.Generator) -> None:
+    alice = rng.random(5000) < 0.5
+    result = Cascade().reconcile(alice, alice.copy(), 0.02, rng=rng)
+    assert np.array_equal(result.corrected_bits, alice)
+    sizes = Cascade().variant.block_sizes(0.02, 5000)
+    assert result.leaked_bits == sum(-(-5000 // k) for k in sizes)  # only block parities, no bisection
+
+
+def test_unknown_variant_lists_valid_ones() -> None:
+    with pytest.raises(InvalidLinkParameterError, match="option-8"):
+        Cascade.from_name("nope")
+
+
+def test_option_8_schedule() -> None:
+    # Martinez-Mateo et al. 2015, option (8), at Q = 2 %: alpha = 6, k = 64, 512, 4096, n/2 ...
+    assert CASCADE_VARIANTS["option-8"].block_sizes(0.02, 1 << 20)[:5] == (64, 512, 4096, 1 << 19, 1 << 19)
+    assert verification_tag_bits(1e-15) == 50

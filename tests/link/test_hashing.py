@@ -1,0 +1,81 @@
+"""Toeplitz hashing (privacy amplification, verification) and Wegman-Carter tags against direct maths."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from openqci.link.auth import MERSENNE_61, AuthKeyPool, wegman_carter_tag
+from openqci.link.errors import AuthenticationKeyError
+from openqci.link.privacy import amplify_privacy, toeplitz_hash
+from openqci.link.verification import verification_tag
+
+
+def _toeplitz_direct(key: np.ndarray, seed: np.ndarray, rows: int) -> np.ndarray:
+    n = key.size
+    matrix = np.array([[seed[j - i + n - 1] for i in range(n)] for j in range(rows)], dtype=np.int64)
+    return (matrix @ key.astype(np.int64)) % 2 == 1
+
+
+@settings(max_examples=80, deadline=None)
+@given(n=st.integers(1, 300), rows_fraction=st.floats(0.01, 1.0), seed=st.integers(0, 2**32))
+def test_toeplitz_fft_matches_matrix_product(n: int, rows_fraction: float, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    rows = max(1, int(n * rows_fraction))
+    key = rng.random(n) < 0.5
+    seed_bits = rng.random(n + rows - 1) < 0.5
+    assert np.array_equal(toeplitz_hash(key, seed_bits, rows), _toeplitz_direct(key, seed_bits, rows))
+
+
+@settings(max_examples=50, deadline=None)
+@given(n=st.integers(1, 500), seed=st.integers(0, 2**32))
+def test_verification_tag_matches_matrix_product(n: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    key = rng.random(n) < 0.5
+    words = rng.integers(0, 2**63, size=n // 64 + 2, dtype=np.uint64)
+    bits = np.unpackbits(words.view(np.uint8), bitorder="little").astype(np.int64)
+    expected = sum(int(np.dot(bits[j : j + n], key) % 2) << j for j in range(50))
+    assert verification_tag(key, words, 50) == expected
+
+
+def test_amplify_privacy_large_block_is_exact(rng: np.random.Generator) -> None:
+    key = rng.random(1 << 20) < 0.5
+    out, seed = amplify_privacy(key, 1 << 19, rng=rng)
+    assert out.size == 1 << 19
+    assert seed.size == key.size + out.size - 1
+    # Spot-check rows against the direct definition.
+    n = key.size
+    for j in (0, 1, 12345, out.size - 1):
+        row = seed[j + n - 1 - np.arange(n)]
+        assert out[j] == bool(np.count_nonzero(row & key) % 2)
+
+
+def _tag_direct(message: bytes, key: int, pad: int) -> int:
+    padded = message + b"\x00" * (-len(message) % 4)
+    acc = 0
+    for i in range(0, len(padded), 4):
+        acc = (acc * key + int.from_bytes(padded[i : i + 4], "little")) % MERSENNE_61
+    acc = (acc * key + len(message)) % MERSENNE_61
+    return (acc + pad) % MERSENNE_61
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    message=st.binary(max_size=200), key=st.integers(0, MERSENNE_61 - 1), pad=st.integers(0, MERSENNE_61 - 1)
+)
+def test_wegman_carter_tag_matches_python_integers(message: bytes, key: int, pad: int) -> None:
+    assert wegman_carter_tag(message, key, pad) == _tag_direct(message, key, pad)
+
+
+def test_pool_consumes_and_runs_out(rng: np.random.Generator) -> None:
+    pool = AuthKeyPool(rng.random(130) < 0.5)
+    pool.take_word()
+    pool.take_word()
+    assert pool.consumed_bits == 122
+    assert pool.size == 8
+    with pytest.raises(AuthenticationKeyError):
+        pool.take_word()
+    pool.replenish(rng.random(61) < 0.5)
+    assert pool.take_word() < MERSENNE_61
