@@ -11,9 +11,8 @@ import typer
 from typer.exceptions import TyperException
 
 from openqci.commands import keyrate as keyrate_command
-from openqci.commands import link
 from openqci.commands import kms as kms_command
-from openqci.commands import misc, network, space
+from openqci.commands import link, misc, network, space
 from openqci.commands import pki as pki_command
 from openqci.commands.output import fail
 from openqci.errors import OpenQciError
