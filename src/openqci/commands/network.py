@@ -1,15 +1,15 @@
-"""``openqci network``: the scenario format's JSON Schema, and a scenario's sites, links and demands."""
+"""``openqci network``: scenario files (schema, show) and running networks (up, status, attack, down)."""
 
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from openqci.commands.output import console, print_json
+from openqci.commands.output import console, fail, print_json
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -17,10 +17,10 @@ if TYPE_CHECKING:
     from openqci.network.scenario import Scenario
     from openqci.network.supply import LinkSupply
 
-__all__ = ["app", "schema", "show"]
+__all__ = ["app", "attack", "down", "schema", "show", "status", "up"]
 
 app = typer.Typer(
-    help="Trusted-node networks: scenario files, their links and demands.",
+    help="Trusted-node networks: scenario files, and whole networks run on this machine.",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -141,3 +141,155 @@ def _demands_table(scenario: Scenario) -> Table:
             f"{demand.required_rate_bps:.4g}",
         )
     return table
+
+
+StateDirOption = Annotated[
+    Path, typer.Option("--state-dir", help="Directory of the running network (its files, logs, state).")
+]
+
+
+@app.command("up")
+def up(
+    scenario_path: Annotated[Path, typer.Argument(metavar="SCENARIO", help="A scenario YAML file.")],
+    state_dir: StateDirOption,
+    speedup: Annotated[
+        float, typer.Option(help="Key supply runs this many times faster than physics.")
+    ] = 1.0,
+    kmes_per_process: Annotated[
+        int, typer.Option(help="KMEs served by one OS process (each keeps its own identity and store).")
+    ] = 1,
+    timeout_s: Annotated[float, typer.Option("--timeout", help="Seconds to wait for every part.")] = 120.0,
+) -> None:
+    """Start a network: PKI, one process per KME site, the controller and the link key supply."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from openqci.network.errors import NetworkError
+    from openqci.network.launcher import LaunchOptions
+    from openqci.network.launcher import up as launch
+
+    options = LaunchOptions(speedup=speedup, kmes_per_process=kmes_per_process, timeout_s=timeout_s)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as display:
+        task = display.add_task("starting", total=None)
+
+        def show_progress(ready: int, total: int, waiting: str) -> None:
+            display.update(task, completed=ready, total=total, description=f"waiting for {waiting}")
+
+        try:
+            state = launch(scenario_path, state_dir, options, show_progress)
+        except NetworkError as error:
+            fail(str(error))
+    console.print(
+        f"[bold]{state.network}[/bold] is up: {len(state.kme_urls)} KMEs in "
+        f"{sum(p.role == 'site' for p in state.processes)} processes, controller at {state.controller_url}"
+    )
+
+
+@app.command("status")
+def status(
+    state_dir: StateDirOption,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+) -> None:
+    """The live state of a running network: nodes, links (key rate, available key, QBER) and alarms."""
+    from openqci.network.controller_client import ControllerClient
+    from openqci.network.errors import NetworkError
+    from openqci.network.statedir import StateDir
+
+    try:
+        with ControllerClient.from_state_dir(StateDir(state_dir.resolve())) as client:
+            document = client.state()
+    except NetworkError as error:
+        fail(str(error))
+    if json_output:
+        print_json(document)
+        return
+    for table in (_nodes_table(document), _live_links_table(document), _alarms_table(document)):
+        console.print(table)
+
+
+@app.command("attack")
+def attack(
+    link: Annotated[str, typer.Argument(help="The link to attack.")],
+    state_dir: StateDirOption,
+    intercept_resend: Annotated[
+        float, typer.Option(help="Fraction of the pulses an eavesdropper intercepts and resends.")
+    ] = 0.3,
+    clear: Annotated[bool, typer.Option("--clear", help="Take the eavesdropper off the link.")] = False,
+) -> None:
+    """Put an intercept-resend eavesdropper on one link (QBER rises by about a quarter of the fraction)."""
+    from openqci.network.errors import NetworkError
+    from openqci.network.launcher import attack as inject
+
+    try:
+        event = inject(state_dir, link, intercept_resend=0.0 if clear else intercept_resend)
+    except NetworkError as error:
+        fail(str(error))
+    what = (
+        "no eavesdropper"
+        if clear
+        else f"an intercept-resend eavesdropper on {intercept_resend:.0%} of pulses"
+    )
+    console.print(f"{link}: {what} from block {event.from_block}")
+
+
+@app.command("down")
+def down(
+    state_dir: StateDirOption,
+    timeout_s: Annotated[float, typer.Option("--timeout", help="Seconds before SIGKILL.")] = 10.0,
+) -> None:
+    """Stop every process of a running network (SIGTERM, then SIGKILL after the timeout)."""
+    from openqci.network.errors import NetworkError
+    from openqci.network.launcher import down as stop
+
+    try:
+        stopped = stop(state_dir, timeout_s=timeout_s)
+    except NetworkError as error:
+        fail(str(error))
+    console.print(f"stopped {len(stopped)} processes")
+
+
+def _nodes_table(document: dict[str, Any]) -> Table:
+    table = _table(f"Nodes ({len(document['nodes'])})", {"KME": "left", "status": "left", "URL": "left"})
+    for node in document["nodes"]:
+        table.add_row(node["qkdn_id"], node["qkdn_status"], node["kme_url"] or "")
+    return table
+
+
+def _live_links_table(document: dict[str, Any]) -> Table:
+    table = _table(
+        f"Links ({len(document['links'])})",
+        {
+            "link": "left",
+            "status": "left",
+            "skr_bps": "right",
+            "eskr_bps": "right",
+            "available_key_bits": "right",
+            "QBER": "right",
+            "alarms": "left",
+        },
+    )
+    for link in document["links"]:
+        table.add_row(
+            link["qkdl_id"],
+            link["qkdl_status"],
+            _number(link["skr_bps"], "{:.4g}"),
+            _number(link["eskr_bps"], "{:.4g}"),
+            _number(link["available_key_bits"], "{:d}"),
+            _number(link["qber"], "{:.4f}"),
+            ", ".join(alarm["kind"] for alarm in link["alarms"]),
+        )
+    return table
+
+
+def _alarms_table(document: dict[str, Any]) -> Table:
+    active = document["alarms"]["active"]
+    table = _table(
+        f"Active alarms ({len(active)})", {"link": "left", "alarm": "left", "since": "left", "why": "left"}
+    )
+    for alarm in active:
+        table.add_row(alarm["link"], alarm["kind"], alarm["raised_at"], alarm["message"])
+    return table
+
+
+def _number(value: float | int | None, template: str) -> str:
+    return "-" if value is None else template.format(value)

@@ -1,13 +1,25 @@
-"""The trusted-node network: the scenario model, key-aware routing and the expected key supply of links.
+"""The trusted-node network: scenarios, key-aware routing, link key supply, the controller and the launcher.
 
 A scenario file is read once, by :func:`load_scenario`; routing, supply and everything built later take the
-validated :class:`Scenario`.
+validated :class:`Scenario`. The controller (:class:`Controller`) owns the live topology of a running
+network; :mod:`openqci.network.launcher` runs a whole network on one machine.
 """
 
 from __future__ import annotations
 
-from openqci.network.errors import NetworkError, NoRouteError, RoutingError, ScenarioError, UnknownKmeError
+from openqci.network.alarms import Alarm, AlarmKind, AlarmRules
+from openqci.network.controller import Controller
+from openqci.network.errors import (
+    LaunchError,
+    NetworkError,
+    NoRouteError,
+    RoutingError,
+    ScenarioError,
+    UnknownKmeError,
+    UnknownLinkError,
+)
 from openqci.network.geo import EARTH_MEAN_RADIUS_KM, great_circle_km
+from openqci.network.link_simulator import ChannelEvent, LinkPlan
 from openqci.network.routing import (
     LinkCondition,
     LinkState,
@@ -33,18 +45,30 @@ from openqci.network.scenario import (
     scenario_json_schema,
 )
 from openqci.network.supply import LinkSupply, expected_supply, link_supply
+from openqci.network.topology import LinkEndReport, LinkStatus, NodeReport, NodeStatus
 
 __all__ = [
     "DEFAULT_ROUTE_FACTOR",
     "EARTH_MEAN_RADIUS_KM",
+    "Alarm",
+    "AlarmKind",
+    "AlarmRules",
+    "ChannelEvent",
+    "Controller",
     "Demand",
     "FibreLink",
+    "LaunchError",
     "LinkCondition",
+    "LinkEndReport",
+    "LinkPlan",
     "LinkProtocol",
     "LinkState",
+    "LinkStatus",
     "LinkSupply",
     "NetworkError",
     "NoRouteError",
+    "NodeReport",
+    "NodeStatus",
     "OrbitalElements",
     "Route",
     "RoutingError",
@@ -56,6 +80,7 @@ __all__ = [
     "SiteRole",
     "TwoLineElements",
     "UnknownKmeError",
+    "UnknownLinkError",
     "build_graph",
     "choose_route",
     "expected_supply",

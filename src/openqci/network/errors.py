@@ -6,10 +6,13 @@ The tree::
     └── NetworkError
         ├── ScenarioError      a scenario file that cannot be read or breaks the format; the message names
         │                      the file, the entry and the field
-        └── RoutingError
-            ├── UnknownKmeError   a route asked for between KMEs the graph does not hold
-            └── NoRouteError      no usable path; the message says which links are down, drained or
-                                  alarmed, or that no physical path exists
+        ├── RoutingError
+        │   ├── UnknownKmeError   a route asked for between KMEs the graph does not hold
+        │   └── NoRouteError      no usable path; the message says which links are down, drained or
+        │                         alarmed, or that no physical path exists
+        ├── UnknownLinkError   a report or command names a link or KME the running network does not have
+        └── LaunchError        a network could not be started, stopped or reached; the message says what
+                               failed and where its log is
 
 Callers (the CLI, the controller) catch ``NetworkError`` and show its message as a one-line error; the
 KME's relay turns a ``NoRouteError`` into an HTTP 503 with the same message.
@@ -19,7 +22,15 @@ from __future__ import annotations
 
 from openqci.errors import OpenQciError
 
-__all__ = ["NetworkError", "NoRouteError", "RoutingError", "ScenarioError", "UnknownKmeError"]
+__all__ = [
+    "LaunchError",
+    "NetworkError",
+    "NoRouteError",
+    "RoutingError",
+    "ScenarioError",
+    "UnknownKmeError",
+    "UnknownLinkError",
+]
 
 
 class NetworkError(OpenQciError):
@@ -53,3 +64,14 @@ class UnknownKmeError(RoutingError, KeyError):
 
 class NoRouteError(RoutingError):
     """No path of usable links joins the two KMEs; the message says why."""
+
+
+class UnknownLinkError(NetworkError, KeyError):
+    """A report or a command names a link (or a link end) that the network does not have."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class LaunchError(NetworkError):
+    """A network could not be started, stopped or reached; the message says what failed and what to do."""

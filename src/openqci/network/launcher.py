@@ -1,0 +1,299 @@
+"""The launcher: a whole network from a scenario, on this machine, as separate processes on 127.0.0.1.
+
+:func:`up` prepares the state directory (:mod:`openqci.network.statedir`): the scenario, a controller
+token, a PKI for every KME and SAE (:func:`openqci.kms.pki.init_pki`), one KME configuration per KME site
+(its SAEs, and its neighbours over fibre as peers), a secret seed and a plan per link. It then starts the
+controller and the site processes (:mod:`openqci.network.site`; ``kmes_per_process`` KMEs each, every KME
+keeping its own TLS identity, port and store), writes ``state.json``, and returns once the controller has
+heard from every KME and both ends of every link. If anything fails it stops what it started and raises
+:class:`LaunchError` with the tail of the failing process's log. :func:`down` stops the processes
+(SIGTERM, then SIGKILL after a timeout); :func:`attack` puts an eavesdropper on (or takes it off) a link.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from openqci.kms.crypto import write_master_key
+from openqci.kms.errors import KmsError
+from openqci.kms.pki import init_pki
+from openqci.network.controller_client import ControllerClient
+from openqci.network.errors import LaunchError, UnknownLinkError
+from openqci.network.link_simulator import SEED_BYTES, ChannelEvent, plan_link
+from openqci.network.processes import bind_loopback, is_running, spawn, stop_processes
+from openqci.network.scenario import Scenario, load_scenario
+from openqci.network.statedir import (
+    NetworkState,
+    ProcessRecord,
+    StateDir,
+    append_channel_event,
+    read_plans,
+    read_secret,
+    read_state,
+    write_plans,
+    write_secret,
+    write_state,
+)
+
+__all__ = ["LaunchOptions", "Progress", "attack", "down", "up"]
+
+Progress = Callable[[int, int, str], None]
+"""Called while waiting: parts ready, parts in all, and what is awaited (for a progress display)."""
+
+_MARKER = "openqci.network."
+
+
+@dataclass(frozen=True)
+class LaunchOptions:
+    """How to run the network: speedup of the key supply, packing of KMEs, and the supply's cadence."""
+
+    speedup: float = 1.0
+    kmes_per_process: int = 1
+    intake_cap_bps: float = 65536.0
+    """The most key a simulated KME takes in per link and second (key made beyond it is discarded)."""
+    tick_s: float = 1.0
+    unit_bits: int = 256
+    timeout_s: float = 120.0
+
+
+def up(
+    scenario_path: Path, state_dir: Path, options: LaunchOptions, progress: Progress | None = None
+) -> NetworkState:
+    """Start the network of ``scenario_path`` from the empty (or new) directory ``state_dir``.
+
+    Raises
+    ------
+    ScenarioError
+        If the scenario file is invalid.
+    LaunchError
+        If the directory is in use, or a part fails to start or to answer within ``options.timeout_s``;
+        everything started is stopped first.
+    """
+    scenario = load_scenario(scenario_path)
+    layout = StateDir(state_dir.resolve())
+    _prepare(layout, scenario_path, scenario, options)
+    sockets = {name: bind_loopback() for name in ["controller", *(s.name for s in scenario.kme_sites)]}
+    ports = {name: int(sock.getsockname()[1]) for name, sock in sockets.items()}
+    started: list[ProcessRecord] = []
+    try:
+        _write_kme_configs(layout, scenario, ports, options)
+        state = _start(layout, scenario, sockets, ports, options, started)
+        _wait_ready(layout, state, options.timeout_s, progress)
+    except BaseException:
+        stop_processes([p.pid for p in started], str(layout.root))
+        layout.state_file.unlink(missing_ok=True)
+        raise
+    finally:
+        for sock in sockets.values():
+            sock.close()
+    return state
+
+
+def down(state_dir: Path, *, timeout_s: float = 10.0) -> list[ProcessRecord]:
+    """Stop every process of the network in ``state_dir``; return those that were running."""
+    layout = StateDir(state_dir.resolve())
+    state = read_state(layout)
+    marker = str(layout.root)
+    running = [p for p in state.processes if is_running(p.pid, marker)]
+    sites = [p.pid for p in running if p.role == "site"]
+    stop_processes(sites, marker, timeout_s=timeout_s)
+    stop_processes([p.pid for p in running if p.role != "site"], marker, timeout_s=timeout_s)
+    layout.state_file.unlink(missing_ok=True)
+    return running
+
+
+def attack(state_dir: Path, link: str, *, intercept_resend: float, cut: bool = False) -> ChannelEvent:
+    """Put an intercept-resend eavesdropper on a fraction of ``link``'s pulses (0 takes it off).
+
+    The change applies from a block two ticks ahead, so both ends of the link, which read it separately,
+    apply it to the same blocks. ``cut=True`` cuts the fibre instead.
+    """
+    if not 0.0 <= intercept_resend <= 1.0:
+        raise LaunchError(f"the intercept-resend fraction must lie in [0, 1], got {intercept_resend}")
+    layout = StateDir(state_dir.resolve())
+    read_state(layout)
+    plans = read_plans(layout)
+    plan = plans.get(link)
+    if plan is None:
+        raise UnknownLinkError(f"unknown link {link!r}; the network's links are: {', '.join(plans)}")
+    event = ChannelEvent(plan.blocks_due(time.time()) + 2, intercept_resend, cut)
+    append_channel_event(layout, link, event)
+    return event
+
+
+# -- preparing the state directory ----------------------------------------------------------------------
+
+
+def _prepare(layout: StateDir, scenario_path: Path, scenario: Scenario, options: LaunchOptions) -> None:
+    if layout.root.exists() and any(layout.root.iterdir()):
+        raise LaunchError(f"{layout.root} is not empty; give a new or empty state directory")
+    if options.kmes_per_process < 1 or options.speedup <= 0 or options.tick_s <= 0:
+        raise LaunchError("kmes_per_process must be >= 1, and speedup and tick_s > 0")
+    layout.root.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(scenario_path, layout.scenario_file)
+    write_secret(layout.token_file, secrets.token_urlsafe(32).encode())
+    try:
+        init_pki(layout.pki_dir, [s.name for s in scenario.kme_sites], [s.name for s in scenario.saes])
+    except KmsError as error:
+        raise LaunchError(f"cannot create the PKI: {error}") from None
+    epoch_s = time.time()
+    plans = [
+        plan_link(
+            scenario,
+            link,
+            speedup=options.speedup,
+            intake_cap_bps=options.intake_cap_bps,
+            tick_s=options.tick_s,
+            epoch_s=epoch_s,
+            unit_bits=options.unit_bits,
+        )
+        for link in scenario.links
+    ]
+    for link in scenario.links:
+        write_secret(layout.seed_file(link.name), os.urandom(SEED_BYTES))
+    write_plans(layout, plans)
+
+
+def _write_kme_configs(
+    layout: StateDir, scenario: Scenario, ports: dict[str, int], options: LaunchOptions
+) -> None:
+    for site in scenario.kme_sites:
+        directory = layout.kme_dir(site.name)
+        directory.mkdir(parents=True)
+        write_master_key(directory / "master.key")
+        layout.kme_config(site.name).write_text(
+            yaml.safe_dump(_kme_document(layout, scenario, site.name, ports, options))
+        )
+
+
+def _kme_document(
+    layout: StateDir, scenario: Scenario, kme: str, ports: dict[str, int], options: LaunchOptions
+) -> dict[str, Any]:
+    """One KME's configuration (format of :mod:`openqci.kms.config`): its SAEs, and its fibre neighbours."""
+    pki = layout.pki_dir
+    saes_of = {
+        site.name: [sae.name for sae in scenario.saes if sae.kme == site.name] for site in scenario.kme_sites
+    }
+    peers = []
+    for link in scenario.links:
+        if kme in (link.site_a, link.site_b):
+            other = link.site_b if link.site_a == kme else link.site_a
+            peers.append(
+                {
+                    "kme_id": other,
+                    "url": f"https://127.0.0.1:{ports[other]}",
+                    "certificate": str(pki / f"{other}.pem"),
+                    "link_id": link.name,
+                    "saes": saes_of[other],
+                }
+            )
+    return {
+        "kme_id": kme,
+        "host": "127.0.0.1",
+        "port": ports[kme],
+        "master_key_file": str(layout.kme_dir(kme) / "master.key"),
+        "store": {"sqlite": str(layout.kme_dir(kme) / "keys.sqlite")},
+        "tls": {
+            "ca": str(pki / "ca.pem"),
+            "certificate": str(pki / f"{kme}.pem"),
+            "private_key": str(pki / f"{kme}.key"),
+        },
+        "unit_bits": options.unit_bits,
+        "saes": [{"sae_id": sae, "certificate": str(pki / f"{sae}.pem")} for sae in saes_of[kme]],
+        "peers": peers,
+    }
+
+
+# -- starting and waiting -------------------------------------------------------------------------------
+
+
+def _start(
+    layout: StateDir,
+    scenario: Scenario,
+    sockets: dict[str, socket.socket],
+    ports: dict[str, int],
+    options: LaunchOptions,
+    started: list[ProcessRecord],
+) -> NetworkState:
+    """Start the controller and the site processes; ``started`` lists them as they start."""
+    root = str(layout.root)
+    controller_url = f"http://127.0.0.1:{ports['controller']}"
+    controller = sockets["controller"]
+    pid = spawn(
+        "openqci.network.controller_server",
+        ["--state-dir", root, "--fd", str(controller.fileno())],
+        log=layout.log_file("controller"),
+        sockets=[controller],
+    )
+    started.append(ProcessRecord("controller", "controller", pid, (), (ports["controller"],)))
+    names = [site.name for site in scenario.kme_sites]
+    for first in range(0, len(names), options.kmes_per_process):
+        group = names[first : first + options.kmes_per_process]
+        listen = [arg for kme in group for arg in ("--kme", f"{kme}={sockets[kme].fileno()}")]
+        pid = spawn(
+            "openqci.network.site",
+            ["--state-dir", root, "--controller", controller_url, *listen],
+            log=layout.log_file(group[0] if len(group) == 1 else f"{group[0]}+{len(group) - 1}"),
+            sockets=[sockets[kme] for kme in group],
+        )
+        started.append(
+            ProcessRecord(f"site-{group[0]}", "site", pid, tuple(group), tuple(ports[k] for k in group))
+        )
+    kme_urls = {name: f"https://127.0.0.1:{ports[name]}" for name in names}
+    state = NetworkState(scenario.name, controller_url, kme_urls, tuple(started), time.time())
+    write_state(layout, state)
+    return state
+
+
+def _wait_ready(layout: StateDir, state: NetworkState, timeout_s: float, progress: Progress | None) -> None:
+    """Poll the controller until every node and link is up; fail fast if a process dies."""
+    deadline = time.monotonic() + timeout_s
+    with ControllerClient(state.controller_url, read_secret(layout.token_file).decode()) as client:
+        while True:
+            _check_alive(layout, state)
+            ready, total, waiting = _readiness(client)
+            if progress is not None:
+                progress(ready, total, waiting)
+            if ready == total:
+                return
+            if time.monotonic() > deadline:
+                raise LaunchError(
+                    f"the network did not come up within {timeout_s:g} s; still waiting for {waiting}"
+                )
+            time.sleep(0.25)
+
+
+def _readiness(client: ControllerClient) -> tuple[int, int, str]:
+    try:
+        document = client.state()
+    except LaunchError:
+        return 0, 1, "the controller"
+    nodes = [n["qkdn_id"] for n in document["nodes"] if n["qkdn_status"] != "up"]
+    links = [link["qkdl_id"] for link in document["links"] if link["qkdl_status"] != "up"]
+    total = len(document["nodes"]) + len(document["links"])
+    waiting = ", ".join([*nodes, *links][:4]) + (" ..." if len(nodes) + len(links) > 4 else "")
+    return total - len(nodes) - len(links), total, waiting or "nothing"
+
+
+def _check_alive(layout: StateDir, state: NetworkState) -> None:
+    for process in state.processes:
+        if not is_running(process.pid, str(layout.root)):
+            log = layout.log_file("controller" if process.role == "controller" else _log_name(process))
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else "(no log)"
+            raise LaunchError(
+                f"{process.name} (pid {process.pid}) exited during start-up; log {log}:\n{tail}"
+            )
+
+
+def _log_name(process: ProcessRecord) -> str:
+    return process.kmes[0] if len(process.kmes) == 1 else f"{process.kmes[0]}+{len(process.kmes) - 1}"

@@ -1,0 +1,214 @@
+"""A site process: one or more KMEs served over mutual TLS, and the link simulators that feed their stores.
+
+The KME takes KeyBlocks only through its Python API (``manager.add_block``), so the key supply of each link
+end runs in the process of the KME it feeds: one asyncio loop serves every KME of the process under uvicorn
+(each with its own TLS identity, store and port) and, once per tick, hands each link end its due blocks
+(:mod:`openqci.network.link_simulator`) and posts what it sees to the controller. Both ends of a link live
+in different processes and make identical blocks from the link's seed; neither waits for the other.
+
+Started by the launcher as ``python -m openqci.network.site --state-dir DIR --controller URL --kme NAME=FD``
+(one ``--kme`` per KME; FD is a listening socket the launcher bound on 127.0.0.1 and passed down, so no
+port can be taken between choosing it and serving it). SIGTERM or SIGINT stops it cleanly: the servers
+finish their requests and each KME closes its store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+from openqci.kms.config import load_config
+from openqci.kms.node import Kme, build_kme, open_store
+from openqci.kms.server import uvicorn_config
+from openqci.kms.store import KeyStore
+from openqci.network.controller_models import LinkEndIn, NodeIn, ReportIn
+from openqci.network.link_simulator import (
+    ChannelConditions,
+    LinkKeyStream,
+    LinkPlan,
+    conditions_at,
+    make_block,
+)
+from openqci.network.statedir import StateDir, read_channel_events, read_plans, read_secret
+
+__all__ = ["LinkEnd", "main"]
+
+_log = logging.getLogger("openqci.network.site")
+
+_CATCH_UP_BLOCKS = 64
+"""Blocks an end hands over per tick at most, so a late start catches up without stalling the servers."""
+
+
+@dataclass
+class LinkEnd:
+    """One end of a link: makes the link's due blocks and adds them to this end's KME."""
+
+    plan: LinkPlan
+    kme_id: str
+    stream: LinkKeyStream
+    kme: Kme
+    reader: KeyStore
+    layout: StateDir
+    next_index: int = 0
+    blocks: int = 0
+    conditions: ChannelConditions = field(default_factory=lambda: ChannelConditions(0.0, 0.0, up=True))
+
+    async def catch_up(self, now_s: float) -> None:
+        """Hand the KME every block due by ``now_s`` (at most a bounded number per call)."""
+        due = min(self.plan.blocks_due(now_s), self.next_index + _CATCH_UP_BLOCKS)
+        events = read_channel_events(self.layout, self.plan.link)
+        for index in range(self.next_index, due):
+            self.conditions = conditions_at(self.plan, events, index)
+            block = make_block(self.plan, self.stream, self.conditions, index)
+            if block is not None:
+                await asyncio.to_thread(self.kme.manager.add_block, block)
+                self.blocks += 1
+        self.next_index = max(self.next_index, due)
+
+    async def report(self) -> LinkEndIn:
+        """This end's view of the link for the controller."""
+        units = await asyncio.to_thread(self.reader.available_units, self.plan.link)
+        rate = self.conditions.skr_bps
+        return LinkEndIn(
+            qkdl_id=self.plan.link,
+            qkdn_id=self.kme_id,
+            skr_bps=rate,
+            eskr_bps=min(rate, self.plan.intake_cap_bps),
+            qber=self.conditions.qber,
+            available_key_bits=units * self.plan.unit_bits,
+            blocks=self.blocks,
+            up=self.conditions.up,
+        )
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signals to the site process, which serves several in one loop."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@dataclass
+class _Site:
+    layout: StateDir
+    kmes: dict[str, Kme]
+    servers: dict[str, _Server]
+    sockets: dict[str, socket.socket]
+    ends: list[LinkEnd]
+    readers: list[KeyStore]
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def _open_site(layout: StateDir, listen: dict[str, int]) -> _Site:
+    plans = read_plans(layout)
+    kmes = {name: build_kme(load_config(layout.kme_config(name))) for name in listen}
+    sockets = {name: socket.socket(fileno=fd) for name, fd in listen.items()}
+    servers = {
+        name: _Server(uvicorn_config(kme, port=sockets[name].getsockname()[1])) for name, kme in kmes.items()
+    }
+    ends: list[LinkEnd] = []
+    readers: list[KeyStore] = []
+    for name, kme in kmes.items():
+        reader = open_store(kme.config)
+        readers.append(reader)
+        for plan in plans.values():
+            if name in (plan.site_a, plan.site_b):
+                stream = LinkKeyStream(read_secret(layout.seed_file(plan.link)), plan.link)
+                ends.append(LinkEnd(plan, name, stream, kme, reader, layout))
+    return _Site(layout, kmes, servers, sockets, ends, readers)
+
+
+async def _tick(site: _Site, client: httpx.AsyncClient, clock: Callable[[], float]) -> None:
+    now = clock()
+    for end in site.ends:
+        await end.catch_up(now)
+    nodes = [
+        NodeIn(qkdn_id=name, kme_url=f"https://127.0.0.1:{site.sockets[name].getsockname()[1]}")
+        for name, server in site.servers.items()
+        if server.started
+    ]
+    links = [await end.report() for end in site.ends]
+    body = ReportIn(nodes=nodes, links=links).model_dump_json()
+    try:
+        response = await client.post(
+            "/api/v1/reports", content=body, headers={"content-type": "application/json"}
+        )
+        if response.status_code != 204:
+            _log.warning("controller refused the report: HTTP %d %s", response.status_code, response.text)
+    except httpx.HTTPError as error:
+        _log.warning("controller unreachable: %s", type(error).__name__)
+
+
+async def _supply(site: _Site, client: httpx.AsyncClient, clock: Callable[[], float]) -> None:
+    """Tick until told to stop: blocks, then a report; sleep to the next block's due time."""
+    plans = [end.plan for end in site.ends]
+    tick_s = min((p.tick_s for p in plans), default=1.0)
+    while not site.stop.is_set():
+        try:
+            await _tick(site, client, clock)
+        except Exception:  # a failed tick is logged and retried; the KMEs keep serving meanwhile
+            _log.exception("key supply tick failed")
+        wait_s = tick_s - ((clock() - (plans[0].epoch_s if plans else 0.0)) % tick_s) + 0.02
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(site.stop.wait(), timeout=wait_s)
+
+
+async def _run(site: _Site, controller_url: str, token: str) -> None:
+    loop = asyncio.get_running_loop()
+
+    def request_stop() -> None:
+        site.stop.set()
+        for server in site.servers.values():
+            server.should_exit = True
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, request_stop)
+    headers = {"authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=controller_url, headers=headers, timeout=5.0) as client:
+        serving = [
+            asyncio.create_task(server.serve(sockets=[site.sockets[name]]))
+            for name, server in site.servers.items()
+        ]
+        supply = asyncio.create_task(_supply(site, client, time.time))
+        await asyncio.gather(*serving)
+        request_stop()
+        await supply
+    for reader in site.readers:
+        reader.close()
+
+
+def _listen_arg(text: str) -> tuple[str, int]:
+    name, _, fd = text.partition("=")
+    if not name or not fd.isdigit():
+        raise argparse.ArgumentTypeError(f"expected KME=FD, got {text!r}")
+    return name, int(fd)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the site process until SIGTERM or SIGINT."""
+    parser = argparse.ArgumentParser(prog="python -m openqci.network.site", description=__doc__)
+    parser.add_argument("--state-dir", type=Path, required=True)
+    parser.add_argument("--controller", required=True, help="controller base URL (http://127.0.0.1:PORT)")
+    parser.add_argument("--kme", type=_listen_arg, action="append", required=True, metavar="KME=FD")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    layout = StateDir(args.state_dir)
+    token = read_secret(layout.token_file).decode()
+    site = _open_site(layout, dict(args.kme))
+    asyncio.run(_run(site, args.controller, token))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,194 @@
+"""Whole networks as separate processes: ``openqci network up``, status, ETSI 014 keys, attack, down.
+
+Each network is started by the real command line into a temporary state directory, and a finaliser takes
+it down (and kills whatever would be left) whatever the test's outcome.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from openqci.kms.tls import client_context
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def openqci(*args: str, timeout_s: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "openqci", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+
+
+def processes_of(state_dir: Path) -> list[int]:
+    """Pids of every live process whose command line names ``state_dir``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            zombie = (entry / "stat").read_text().rpartition(")")[2].split()[0] == "Z"
+        except (OSError, IndexError):
+            continue
+        if str(state_dir) in cmdline and "openqci.network." in cmdline and not zombie:
+            found.append(int(entry.name))
+    return found
+
+
+def launched(scenario: Path, state_dir: Path, *extra: str) -> Iterator[Path]:
+    """Start a network; on the way out take it down, then kill anything that survived."""
+    try:
+        done = openqci("network", "up", str(scenario), "--state-dir", str(state_dir), *extra)
+        assert done.returncode == 0, done.stderr + done.stdout
+        yield state_dir
+    finally:
+        if (state_dir / "state.json").exists():
+            openqci("network", "down", "--state-dir", str(state_dir))
+        for pid in processes_of(state_dir):
+            os.kill(pid, 9)
+
+
+def status(state_dir: Path) -> dict[str, Any]:
+    done = openqci("network", "status", "--state-dir", str(state_dir), "--json")
+    assert done.returncode == 0, done.stderr
+    document: dict[str, Any] = json.loads(done.stdout)
+    return document
+
+
+def controller_get(state_dir: Path, path: str, **params: Any) -> httpx.Response:
+    """A request to the network's controller API, with the token from the state directory."""
+    state = json.loads((state_dir / "state.json").read_text())
+    token = (state_dir / "controller.token").read_text()
+    return httpx.get(
+        f"{state['controller_url']}{path}", params=params, headers={"authorization": f"Bearer {token}"}
+    )
+
+
+def wait_for(
+    state_dir: Path, check: Callable[[dict[str, Any]], bool], timeout_s: float = 15.0
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        document: dict[str, Any] = controller_get(state_dir, "/api/v1/state").json()
+        if check(document) or time.monotonic() > deadline:
+            return document
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def line5(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The five-KME line, with one more SAE at kme2 so that two neighbours both serve an SAE."""
+    root = tmp_path_factory.mktemp("line5")
+    document = yaml.safe_load((ROOT / "scenarios" / "line5.yaml").read_text())
+    document["saes"].append({"name": "sae-kme2", "kme": "kme2"})
+    scenario = root / "line5.yaml"
+    scenario.write_text(yaml.safe_dump(document))
+    yield from launched(scenario, root / "state")
+
+
+def test_every_node_and_link_reports(line5: Path) -> None:
+    document = status(line5)
+    assert [n["qkdn_status"] for n in document["nodes"]] == ["up"] * 5
+    assert all(n["kme_url"].startswith("https://127.0.0.1:") for n in document["nodes"])
+    links = document["links"]
+    assert [link["qkdl_id"] for link in links] == ["kme1-kme2", "kme2-kme3", "kme3-kme4", "kme4-kme5"]
+    for link in links:
+        assert link["qkdl_status"] == "up"
+        assert link["skr_bps"] == pytest.approx(link["expected_skr_bps"])
+        assert 0.02 < link["qber"] < 0.05
+        assert link["available_key_bits"] > 0
+        assert sorted(link["blocks_by_end"]) == sorted([link["qkdl_local"], link["qkdl_remote"]])
+    table = openqci("network", "status", "--state-dir", str(line5))
+    assert "kme2-kme3" in table.stdout
+    assert "Active alarms (0)" in table.stdout
+
+
+def sae_client(state_dir: Path, sae: str, kme: str) -> httpx.Client:
+    pki = state_dir / "pki"
+    url = json.loads((state_dir / "state.json").read_text())["kme_urls"][kme]
+    context = client_context(pki / "ca.pem", pki / f"{sae}.pem", pki / f"{sae}.key")
+    return httpx.Client(base_url=url, verify=context, timeout=10.0)
+
+
+def test_neighbour_saes_share_a_key_over_mutual_tls(line5: Path) -> None:
+    with sae_client(line5, "sae-west", "kme1") as master, sae_client(line5, "sae-kme2", "kme2") as slave:
+        enc = master.get("/api/v1/keys/sae-kme2/enc_keys", params={"number": 2, "size": 256})
+        assert enc.status_code == 200, enc.text
+        keys = enc.json()["keys"]
+        ids = [{"key_ID": key["key_ID"]} for key in keys]
+        dec = slave.post("/api/v1/keys/sae-west/dec_keys", json={"key_IDs": ids})
+        assert dec.status_code == 200, dec.text
+        assert dec.json()["keys"] == keys
+        again = slave.post("/api/v1/keys/sae-west/dec_keys", json={"key_IDs": ids})
+        assert again.status_code == 400
+
+
+@pytest.fixture
+def mesh(tmp_path: Path) -> Iterator[Path]:
+    yield from launched(ROOT / "scenarios" / "mesh.yaml", tmp_path / "state")
+
+
+def route(state_dir: Path, source: str, destination: str) -> httpx.Response:
+    return controller_get(state_dir, "/api/v1/routes", **{"from": source, "to": destination, "key_bits": 256})
+
+
+def alarms_on(document: dict[str, Any], link: str) -> list[str]:
+    return [a["kind"] for a in document["alarms"]["active"] if a["link"] == link]
+
+
+def test_attack_raises_a_qber_alarm_routes_go_around_and_down_leaves_nothing(mesh: Path) -> None:
+    assert route(mesh, "alice", "bob").status_code == 200
+    done = openqci("network", "attack", "alice-n1", "--intercept-resend", "0.3", "--state-dir", str(mesh))
+    assert done.returncode == 0, done.stderr
+    document = wait_for(mesh, lambda d: "qber-high" in alarms_on(d, "alice-n1"))
+    assert alarms_on(document, "alice-n1") == ["qber-high"]
+    attacked = next(link for link in document["links"] if link["qkdl_id"] == "alice-n1")
+    assert attacked["qber"] == pytest.approx(0.0309 + 0.075, abs=0.002)
+    assert attacked["skr_bps"] == 0.0
+    path = route(mesh, "alice", "bob").json()
+    assert path["links"] == ["alice-s1", "s1-s2", "s2-bob"]
+    openqci("network", "attack", "alice-n1", "--clear", "--state-dir", str(mesh))
+    cleared = wait_for(mesh, lambda d: not alarms_on(d, "alice-n1"))
+    assert [a["kind"] for a in cleared["alarms"]["cleared"] if a["link"] == "alice-n1"] == ["qber-high"]
+    assert processes_of(mesh)
+    down = openqci("network", "down", "--state-dir", str(mesh))
+    assert down.returncode == 0, down.stderr
+    assert processes_of(mesh) == []
+    assert not (mesh / "state.json").exists()
+    assert "no network is running" in openqci("network", "status", "--state-dir", str(mesh)).stderr
+
+
+def test_up_refuses_a_used_state_directory(tmp_path: Path) -> None:
+    (tmp_path / "something").write_text("x")
+    done = openqci("network", "up", str(ROOT / "scenarios" / "mesh.yaml"), "--state-dir", str(tmp_path))
+    assert done.returncode != 0
+    assert "not empty" in done.stderr
+    assert processes_of(tmp_path) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kmes_per_process", [1, 8])
+def test_franceqci_comes_up_within_a_minute(tmp_path: Path, kmes_per_process: int) -> None:
+    started = time.monotonic()
+    packing = ("--kmes-per-process", str(kmes_per_process), "--timeout", "60")
+    for state_dir in launched(ROOT / "scenarios" / "franceqci.yaml", tmp_path / "state", *packing):
+        elapsed_s = time.monotonic() - started
+        document = status(state_dir)
+        assert all(n["qkdn_status"] == "up" for n in document["nodes"])
+        assert all(link["qkdl_status"] == "up" for link in document["links"])
+        assert elapsed_s < 60.0
