@@ -44,8 +44,23 @@ def test_efficiency_and_speed_at_two_percent(rng: np.random.Generator) -> None:
     bob = alice ^ (rng.random(n) < 0.02)
     result = Cascade().reconcile(alice, bob, 0.02, rng=rng)
     assert np.array_equal(result.corrected_bits, alice)
-    assert 1.0 < result.efficiency(float(np.mean(alice != bob))) < 1.16
+    assert 1.0 < result.efficiency(float(np.mean(alice != bob))) < 1.10
     assert result.messages == 2 * result.round_trips
+    assert result.round_trips >= len(Cascade().variant.block_sizes(0.02, n))  # one per pass at least
+
+
+def test_sub_block_reuse_leaks_less(rng: np.random.Generator) -> None:
+    # Options (3) and (4) of Martinez-Mateo et al. 2015 differ only in sub-block reuse.
+    leaked = {"option-3": 0, "option-4": 0}
+    for _ in range(4):
+        alice = rng.random(1 << 15) < 0.5
+        bob = alice ^ (rng.random(alice.size) < 0.02)
+        for name in leaked:
+            seed = int(rng.integers(2**32))
+            result = Cascade.from_name(name).reconcile(alice, bob, 0.02, rng=np.random.default_rng(seed))
+            assert np.array_equal(result.corrected_bits, alice)
+            leaked[name] += result.leaked_bits
+    assert leaked["option-4"] < 0.99 * leaked["option-3"]
 
 
 def test_transcript_counts_every_parity(rng: np.random.Generator) -> None:
@@ -65,3 +80,13 @@ def test_option_8_schedule() -> None:
     # Martinez-Mateo et al. 2015, option (8), at Q = 2 %: alpha = 6, k = 64, 512, 4096, n/2 ...
     assert CASCADE_VARIANTS["option-8"].block_sizes(0.02, 1 << 20)[:5] == (64, 512, 4096, 1 << 19, 1 << 19)
     assert verification_tag_bits(1e-15) == 50
+
+
+def test_other_schedules() -> None:
+    # At Q = 2 %: Yan et al. k1 = ceil(0.8 / Q) = 40, k2 = 5 k1; option (7) k1 = 2^ceil(log2(1/Q)) = 64,
+    # k2 = 4 k1; option (3) k1 = ceil(1/Q) = 50, k2 = 2 k1; then n/2 (Martinez-Mateo et al. 2015).
+    half = 1 << 19
+    assert CASCADE_VARIANTS["yan-2008"].block_sizes(0.02, 1 << 20) == (40, 200) + (half,) * 8
+    assert CASCADE_VARIANTS["option-7"].block_sizes(0.02, 1 << 20) == (64, 256) + (half,) * 12
+    assert CASCADE_VARIANTS["option-3"].block_sizes(0.02, 1 << 20) == (50, 100) + (half,) * 14
+    assert CASCADE_VARIANTS["original"].block_sizes(0.02, 1 << 20) == (37, 74, 148, 296)

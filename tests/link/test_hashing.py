@@ -79,3 +79,16 @@ def test_pool_consumes_and_runs_out(rng: np.random.Generator) -> None:
         pool.take_word()
     pool.replenish(rng.random(61) < 0.5)
     assert pool.take_word() < MERSENNE_61
+
+
+def test_seed_spectrum_computed_ahead_gives_the_same_hash(rng: np.random.Generator) -> None:
+    from openqci.link.errors import InvalidLinkParameterError
+    from openqci.link.privacy import seed_spectrum, toeplitz_seed
+
+    key = rng.random(4099) < 0.5
+    seed = toeplitz_seed(key.size, 1000, rng=rng)
+    spectrum = seed_spectrum(seed, key.size, 1000)
+    expected = _toeplitz_direct(key, seed, 1000)
+    assert np.array_equal(toeplitz_hash(key, seed, 1000, spectrum=spectrum), expected)
+    with pytest.raises(InvalidLinkParameterError):
+        toeplitz_hash(key, seed[:-990], 10, spectrum=spectrum)

@@ -97,3 +97,12 @@ def test_config_refuses_two_intensity_sources() -> None:
     two = replace(system, source=replace(system.source, intensities=(0.5, 0.1), probabilities=(0.5, 0.5)))
     with pytest.raises(InvalidLinkParameterError):
         LinkConfig(two, 0.5, Cascade())
+
+
+def test_overlapped_stream_equals_blocks_in_turn() -> None:
+    runs = []
+    for overlap in (True, False):
+        session = _session("lim2014", 10.0, np.random.default_rng(7), block_bits=1 << 19)
+        runs.append([o.keys[0].bits for o in session.stream(3, overlap=overlap) if o.keys is not None])
+    assert len(runs[0]) == 3
+    assert runs[0] == runs[1]

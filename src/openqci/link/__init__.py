@@ -14,10 +14,12 @@ from openqci.link.auth import (
     KEY_BITS_PER_WORD,
     MERSENNE_61,
     AuthKeyPool,
+    polynomial_digest,
     wegman_carter_tag,
 )
 from openqci.link.cascade import (
     CASCADE_VARIANTS,
+    DEFAULT_CASCADE_VARIANT,
     BlockRule,
     Cascade,
     CascadeVariant,
@@ -58,7 +60,9 @@ from openqci.link.photons import (
 )
 from openqci.link.privacy import (
     amplify_privacy,
+    seed_spectrum,
     toeplitz_hash,
+    toeplitz_seed,
 )
 from openqci.link.reconciliation import (
     Reconciler,
@@ -97,6 +101,7 @@ __all__ = [
     "BASIS_X",
     "BASIS_Z",
     "CASCADE_VARIANTS",
+    "DEFAULT_CASCADE_VARIANT",
     "EAVESDROPPERS",
     "KEY_BITS_PER_WORD",
     "MAX_PHOTONS",
@@ -136,11 +141,14 @@ __all__ = [
     "honest_groups",
     "make_reconciler",
     "parse_eavesdropper",
+    "polynomial_digest",
     "run_link",
     "sample_detections",
     "secret_key_length",
+    "seed_spectrum",
     "sift",
     "toeplitz_hash",
+    "toeplitz_seed",
     "verification_tag",
     "verification_tag_bits",
     "wegman_carter_tag",

@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 
 from openqci.link.errors import AuthenticationKeyError
 
-__all__ = ["KEY_BITS_PER_WORD", "MERSENNE_61", "AuthKeyPool", "wegman_carter_tag"]
+__all__ = ["KEY_BITS_PER_WORD", "MERSENNE_61", "AuthKeyPool", "polynomial_digest", "wegman_carter_tag"]
 
 MERSENNE_61 = (1 << 61) - 1
 """The prime modulus of the polynomial hash."""
@@ -62,10 +62,14 @@ class AuthKeyPool:
 
 def wegman_carter_tag(message: bytes, hash_key: int, pad: int) -> int:
     """The tag of ``message`` under polynomial hash key ``hash_key`` and one-time pad ``pad``."""
+    return (polynomial_digest(message, hash_key) + pad) % MERSENNE_61
+
+
+def polynomial_digest(message: bytes, hash_key: int) -> int:
+    """``h_k(message)``, the unpadded part of a tag: several tags of one message share it."""
     padded = message + b"\x00" * (-len(message) % 4)
-    words = np.frombuffer(padded, dtype="<u4").astype(np.uint64)
-    digest = _polynomial_hash(words, np.uint64(len(message)), np.uint64(hash_key))
-    return (int(digest) + pad) % MERSENNE_61
+    words = np.frombuffer(padded, dtype="<u4")
+    return int(_polynomial_hash(words, np.uint64(len(message)), np.uint64(hash_key)))
 
 
 @njit(cache=True)
@@ -86,13 +90,13 @@ def _mulmod(a, b):  # type: ignore[no-untyped-def]
     return total - p if total >= p else total
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _polynomial_hash(words, length, key):  # type: ignore[no-untyped-def]
     """Horner evaluation of the words, then the length, at ``key`` modulo ``2^61 - 1``."""
     p = np.uint64(MERSENNE_61)
     acc = np.uint64(0)
     for w in words:
-        acc = _mulmod(acc, key) + w
+        acc = _mulmod(acc, key) + np.uint64(w)
         acc = acc - p if acc >= p else acc
     acc = _mulmod(acc, key) + length % p
     return acc - p if acc >= p else acc

@@ -93,11 +93,13 @@ def run_link(
     block_bits: int = 1 << 20,
     rng: np.random.Generator,
     progress: Callable[[int, int], None] | None = None,
+    overlap: bool = True,
 ) -> LinkRunReport:
     """Simulate a fibre link for ``duration_s`` seconds of transmission and post-process every block.
 
     The duration is cut into equal blocks of about ``block_bits`` sifted key-basis bits (one block when
-    the whole run gives fewer). ``progress(done, total)`` is called after each block.
+    the whole run gives fewer). ``progress(done, total)`` is called after each block. With ``overlap``
+    the next block is transmitted while this one is post-processed (:meth:`LinkSession.stream`).
     """
     if duration_s <= 0 or distance_km < 0:
         raise InvalidLinkParameterError("duration_s must be > 0 and distance_km >= 0")
@@ -125,7 +127,7 @@ def run_link(
     quantum = None if isinstance(attack, ClassicalTampering) else attack
     session = LinkSession(config, channel=channel, rng=session_rng, attack=quantum)
     start, outcomes = time.perf_counter(), []
-    for done, outcome in enumerate(session.stream(blocks), start=1):
+    for done, outcome in enumerate(session.stream(blocks, overlap=overlap), start=1):
         outcomes.append(outcome)
         if progress is not None:
             progress(done, blocks)

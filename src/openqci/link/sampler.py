@@ -107,16 +107,16 @@ def sample_detections(
     total = float(np.sum(table.probability))
     count = int(rng.binomial(pulses, min(total, 1.0)))
     alias_prob, alias_index = _alias_table(table.probability / total)
-    uniforms = rng.random((4, count))
+    raw = rng.bit_generator.random_raw(2 * count).reshape(count, 2)
     intensity, photons, a_basis, a_bits, b_basis, b_bits = _draw_events(
-        uniforms,
-        alias_prob,
+        raw,
+        _fixed_point(alias_prob),
         alias_index,
         table.intensity,
         table.photon_number,
-        table.error_x,
-        table.error_z,
-        system.basis_prob_x,
+        _fixed_point(table.error_x),
+        _fixed_point(table.error_z),
+        _fixed_point(np.array([system.basis_prob_x]))[0],
     )
     return DetectionEvents(pulses, intensity, a_basis, a_bits, b_basis, b_bits, photons)
 
@@ -186,11 +186,22 @@ def _alias_table(weights: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDA
     return prob, alias.astype(np.int64)
 
 
-@njit(cache=True)
-def _draw_events(uniforms, alias_prob, alias_index, type_intensity, type_photons, error_x, error_z, px):  # type: ignore[no-untyped-def]
-    """For each detection: its type, both bases, Alice's bit, and whether Bob's bit is wrong."""
-    count = uniforms.shape[1]
+def _fixed_point(probability: NDArray[np.float64]) -> NDArray[np.uint64]:
+    """Probabilities as 32-bit fixed-point thresholds: ``u < p`` becomes ``u32 < round(p 2^32)``."""
+    return np.rint(np.clip(probability, 0.0, 1.0) * 2.0**32).astype(np.uint64)
+
+
+@njit(cache=True, nogil=True)
+def _draw_events(raw, alias_prob, alias_index, type_intensity, type_photons, error_x, error_z, px):  # type: ignore[no-untyped-def]
+    """For each detection: its type, both bases, Alice's bit, and whether Bob's bit is wrong.
+
+    Each detection takes two raw 64-bit draws, cut into four 32-bit uniforms: the type (alias method),
+    Alice's basis, Bob's basis, and Alice's bit (top bit) with the error decision (the other 31 bits).
+    Every threshold is a 32-bit fixed-point probability, so each choice is off by at most 2^-31.
+    """
+    count = raw.shape[0]
     size = alias_prob.size
+    low = np.uint64(0xFFFFFFFF)
     intensity = np.empty(count, np.uint8)
     photons = np.empty(count, np.int8)
     a_basis = np.empty(count, np.uint8)
@@ -199,19 +210,20 @@ def _draw_events(uniforms, alias_prob, alias_index, type_intensity, type_photons
     b_bits = np.empty(count, np.bool_)
     for i in range(count):
         # Branch-free on purpose: every choice below is a coin toss the CPU cannot predict.
-        scaled = uniforms[0, i] * size
-        t = min(int(scaled), size - 1)
-        t = np.int64(alias_index[t]) if scaled - t >= alias_prob[t] else np.int64(t)
-        ab = np.uint8(uniforms[1, i] >= px)
-        bb = np.uint8(uniforms[2, i] >= px)
-        u = uniforms[3, i] * 2.0
-        bit = u < 1.0
-        u -= 1.0 - bit  # the last uniform decides the bit (its half) and, rescaled, the error
-        threshold = 0.5 + (ab == bb) * ((1 - ab) * error_x[t] + ab * error_z[t] - 0.5)
+        w0, w1 = raw[i, 0], raw[i, 1]
+        scaled = (w0 & low) * np.uint64(size)
+        column = np.int64(scaled >> np.uint64(32))
+        t = alias_index[column] if (scaled & low) >= alias_prob[column] else column
+        ab = np.uint8((w0 >> np.uint64(32)) >= px)
+        bb = np.uint8((w1 & low) >= px)
+        bit = (w1 >> np.uint64(63)) != 0
+        u = ((w1 >> np.uint64(32)) & np.uint64(0x7FFFFFFF)) << np.uint64(1)
+        threshold = error_z[t] if ab else error_x[t]
+        wrong = (u < threshold) if ab == bb else (u < np.uint64(1 << 31))
         intensity[i] = type_intensity[t]
         photons[i] = type_photons[t]
         a_basis[i] = ab
         b_basis[i] = bb
         a_bits[i] = bit
-        b_bits[i] = bit != (u < threshold)
+        b_bits[i] = bit != wrong
     return intensity, photons, a_basis, a_bits, b_basis, b_bits

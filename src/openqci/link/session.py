@@ -13,19 +13,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import Enum
 
 import numpy as np
 from numpy.typing import NDArray
 
-from openqci.link.auth import AuthKeyPool, wegman_carter_tag
+from openqci.link.auth import MERSENNE_61, AuthKeyPool, polynomial_digest
 from openqci.link.channel import ClassicalChannel, End
 from openqci.link.errors import AuthenticationKeyError, InvalidLinkParameterError
 from openqci.link.estimation import ParameterEstimate, estimate_parameters, secret_key_length
 from openqci.link.keyblock import KeyBlock
 from openqci.link.photons import QuantumAttack
-from openqci.link.privacy import amplify_privacy, toeplitz_hash
+from openqci.link.privacy import seed_spectrum, toeplitz_hash, toeplitz_seed
 from openqci.link.reconciliation import Reconciler
 from openqci.link.sampler import sample_detections
 from openqci.link.sifting import SiftedKey, sift
@@ -61,7 +62,7 @@ class LinkConfig:
     reconciler: Reconciler
     link_id: str = "link"
     block_bits: int = 1 << 20
-    frame_bits: int = 1 << 18
+    frame_bits: int = 1 << 17
     epsilon_sec: float = 1e-10
     epsilon_cor: float = 1e-15
     qber_threshold: float = 0.11
@@ -118,26 +119,46 @@ class LinkSession:
         self.config = config
         self.channel = channel
         self.attack = attack
-        self._rng = rng
         shared = rng.integers(0, 2, size=config.auth_key_bits, dtype=np.uint8).view(np.bool_)
+        # Transmission and post-processing draw from separate streams, so sampling the next block in
+        # parallel with processing this one gives the same run as doing both in turn.
+        self._quantum_rng, self._rng = rng.spawn(2)
         self.pools = {End.ALICE: AuthKeyPool(shared), End.BOB: AuthKeyPool(shared)}
         self.block_pulses = self._pulses_per_block()
         self._block_start = 0
 
-    def stream(self, blocks: int) -> Iterator[BlockOutcome]:
-        """Run ``blocks`` blocks one after the other."""
-        for _ in range(blocks):
-            yield self.run_block()
+    def stream(self, blocks: int, *, overlap: bool = True) -> Iterator[BlockOutcome]:
+        """Run ``blocks`` blocks; the next block's transmission is simulated while this one is processed.
+
+        The sampler and sifting kernels release the GIL, so on two cores the quantum phase of block
+        ``i + 1`` overlaps the classical phase of block ``i``. The outcomes equal those of calling
+        :meth:`run_block` ``blocks`` times, which is what ``overlap=False`` does.
+        """
+        if not overlap:
+            for _ in range(blocks):
+                yield self.run_block()
+            return
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            upcoming = pool.submit(self._transmit)
+            for done in range(blocks):
+                transmitted = upcoming.result()
+                if done + 1 < blocks:
+                    upcoming = pool.submit(self._transmit)
+                yield self._process_block(transmitted)
 
     def run_block(self) -> BlockOutcome:
         """Run one block through the whole post-processing chain."""
+        return self._process_block(self._transmit())
+
+    def _process_block(self, transmitted: list[_Slice]) -> BlockOutcome:
+        """Everything after transmission: sifting messages, estimation, the classical phase."""
         rate = self.config.system.source.repetition_rate_hz
         outcome = BlockOutcome(pulses_sent=self.block_pulses, duration_s=self.block_pulses / rate)
         views: dict[End, list[bytes]] = {End.ALICE: [], End.BOB: []}
         self._block_start = self.pools[End.ALICE].consumed_bits
         try:
             hash_key = {end: pool.take_word() for end, pool in self.pools.items()}
-            sifted = self._quantum_phase(outcome, views)
+            sifted = self._announce(outcome, views, transmitted)
             if not self._abort_if_forged(outcome, views, hash_key) and not self._abort_if_insecure(
                 outcome, sifted
             ):
@@ -164,21 +185,33 @@ class LinkSession:
         per_pulse = float(np.dot(system.source.probabilities, gains.gain)) * system.basis_prob_x**2
         return max(int(self.config.block_bits / per_pulse), 1)
 
-    def _quantum_phase(self, outcome: BlockOutcome, views: dict[End, list[bytes]]) -> SiftedKey:
-        """Sample detections in slices, sift them, and exchange the sifting messages."""
-        system, parts = self.config.system, []
-        slices = max(1, int(np.ceil(self.block_pulses * 0.05 / _MAX_DETECTIONS_PER_DRAW)))
-        for share in np.diff(np.linspace(0, self.block_pulses, slices + 1).astype(np.int64)):
+    def _transmit(self) -> list[_Slice]:
+        """Sample the block's detections in slices and sift them (no messages yet; safe in a worker)."""
+        system, slices = self.config.system, []
+        count = max(1, int(np.ceil(self.block_pulses * 0.05 / _MAX_DETECTIONS_PER_DRAW)))
+        for share in np.diff(np.linspace(0, self.block_pulses, count + 1).astype(np.int64)):
             events = sample_detections(
-                system, self.config.channel_transmittance, int(share), attack=self.attack, rng=self._rng
+                system,
+                self.config.channel_transmittance,
+                int(share),
+                attack=self.attack,
+                rng=self._quantum_rng,
             )
-            outcome.detections += events.detections
-            self._exchange(views, End.BOB, np.packbits(events.bob_basis).tobytes())
-            self._exchange(
-                views, End.ALICE, np.packbits(events.alice_basis).tobytes() + events.intensity.tobytes()
-            )
-            parts.append(sift(events, len(system.source.intensities)))
-        sifted = _concatenate(parts)
+            bob_message = np.packbits(events.bob_basis).tobytes()
+            alice_message = np.packbits(events.alice_basis).tobytes() + events.intensity.tobytes()
+            sifted = sift(events, len(system.source.intensities))
+            slices.append(_Slice(events.detections, bob_message, alice_message, sifted))
+        return slices
+
+    def _announce(
+        self, outcome: BlockOutcome, views: dict[End, list[bytes]], slices: list[_Slice]
+    ) -> SiftedKey:
+        """Exchange the sifting messages of every slice and the test-basis counts."""
+        for piece in slices:
+            outcome.detections += piece.detections
+            self._exchange(views, End.BOB, piece.bob_message)
+            self._exchange(views, End.ALICE, piece.alice_message)
+        sifted = _concatenate([piece.sifted for piece in slices])
         counts = np.concatenate([sifted.n_z, sifted.m_z]).astype(np.int64).tobytes()
         self._exchange(views, End.ALICE, counts)
         outcome.sifted_bits, outcome.qber_z = sifted.size, sifted.qber_z
@@ -217,10 +250,20 @@ class LinkSession:
             self._abort_if_forged(outcome, views, hash_key)
             outcome.abort_reason = outcome.abort_reason or AbortReason.NO_SECRET_KEY
             return
-        alice_key, seed = amplify_privacy(sifted.alice_bits, length, rng=self._rng)
+        seed = toeplitz_seed(sifted.size, length, rng=self._rng)
+        spectrum = seed_spectrum(seed, sifted.size, length)
+        alice_key = toeplitz_hash(sifted.alice_bits, seed, length, spectrum=spectrum)
         received = self._exchange(views, End.ALICE, np.packbits(seed).tobytes())
         bob_seed = np.unpackbits(np.frombuffer(received, np.uint8), count=seed.size).view(np.bool_)
-        bob_key = toeplitz_hash(corrected, bob_seed, length)
+        # The seed's spectrum is a function of the seed alone: Bob reuses Alice's when he received
+        # exactly her seed, and computes his own otherwise.
+        if not np.array_equal(bob_seed, seed):
+            spectrum = seed_spectrum(bob_seed, corrected.size, length)
+        # Likewise his hash is Alice's when his corrected key and seed are bit for bit hers.
+        same_input = np.array_equal(bob_seed, seed) and np.array_equal(corrected, sifted.alice_bits)
+        bob_key = (
+            alice_key.copy() if same_input else toeplitz_hash(corrected, bob_seed, length, spectrum=spectrum)
+        )
         if self._abort_if_forged(outcome, views, hash_key):
             return
         self._deliver(outcome, alice_key, bob_key)
@@ -275,10 +318,16 @@ class LinkSession:
     ) -> bool:
         """Each end tags its view of the conversation so far; the other end checks the tag."""
         transcripts = {end: b"".join(parts) for end, parts in views.items()}
+        digests = {end: polynomial_digest(transcripts[end], hash_key[end]) for end in (End.ALICE,)}
+        # h_k is a function of (transcript, key) alone: Bob's digest is Alice's when both are equal.
+        same = transcripts[End.BOB] == transcripts[End.ALICE] and hash_key[End.BOB] == hash_key[End.ALICE]
+        digests[End.BOB] = (
+            digests[End.ALICE] if same else polynomial_digest(transcripts[End.BOB], hash_key[End.BOB])
+        )
         tags = {}
         for end in (End.ALICE, End.BOB):
             pad = self.pools[end].take_word(), self.pools[end].take_word()
-            tags[end] = [wegman_carter_tag(transcripts[end], hash_key[end], p) for p in pad]
+            tags[end] = [(digests[end] + p) % MERSENNE_61 for p in pad]
         # Alice's first tag checked by Bob, Bob's second tag checked by Alice.
         forged = tags[End.ALICE][0] != tags[End.BOB][0] or tags[End.BOB][1] != tags[End.ALICE][1]
         if forged:
@@ -308,6 +357,16 @@ class LinkSession:
         )
         outcome.keys = (keys[0], keys[1])
         outcome.final_key_bits = alice_key.size - used
+
+
+@dataclass(frozen=True)
+class _Slice:
+    """One slice of a block's transmission: its click count, both sifting messages, its sifted key."""
+
+    detections: int
+    bob_message: bytes
+    alice_message: bytes
+    sifted: SiftedKey
 
 
 def _concatenate(parts: list[SiftedKey]) -> SiftedKey:

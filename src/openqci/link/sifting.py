@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 from numpy.typing import NDArray
 
-from openqci.link.sampler import BASIS_X, BASIS_Z, DetectionEvents
+from openqci.link.sampler import BASIS_X, DetectionEvents
 
 __all__ = ["SiftedKey", "sift"]
 
@@ -54,15 +55,36 @@ def sift(events: DetectionEvents, intensities: int) -> SiftedKey:
     intensities
         Number of intensity classes the source uses.
     """
-    same = events.alice_basis == events.bob_basis
-    key = same & (events.alice_basis == BASIS_X)
-    test = same & (events.alice_basis == BASIS_Z)
-    test_errors = test & (events.alice_bits != events.bob_bits)
-    return SiftedKey(
-        alice_bits=events.alice_bits[key],
-        bob_bits=events.bob_bits[key],
-        n_x=np.bincount(events.intensity[key], minlength=intensities).astype(np.int64),
-        n_z=np.bincount(events.intensity[test], minlength=intensities).astype(np.int64),
-        m_z=np.bincount(events.intensity[test_errors], minlength=intensities).astype(np.int64),
-        discarded=int(events.detections - np.count_nonzero(same)),
+    alice, bob, counts, discarded = _sift_kernel(
+        events.intensity,
+        events.alice_basis,
+        events.bob_basis,
+        events.alice_bits,
+        events.bob_bits,
+        intensities,
     )
+    return SiftedKey(alice, bob, counts[0], counts[1], counts[2], int(discarded))
+
+
+@njit(cache=True, nogil=True)
+def _sift_kernel(intensity, alice_basis, bob_basis, alice_bits, bob_bits, intensities):  # type: ignore[no-untyped-def]
+    """One pass over the detections: key-basis bits of both ends and (n_x, n_z, m_z) per intensity."""
+    count = intensity.size
+    alice = np.empty(count, np.bool_)
+    bob = np.empty(count, np.bool_)
+    counts = np.zeros((3, intensities), np.int64)
+    kept = 0
+    discarded = 0
+    for i in range(count):
+        basis = alice_basis[i]
+        if basis != bob_basis[i]:
+            discarded += 1
+        elif basis == BASIS_X:
+            alice[kept] = alice_bits[i]
+            bob[kept] = bob_bits[i]
+            kept += 1
+            counts[0, intensity[i]] += 1
+        else:
+            counts[1, intensity[i]] += 1
+            counts[2, intensity[i]] += alice_bits[i] != bob_bits[i]
+    return alice[:kept].copy(), bob[:kept].copy(), counts, discarded

@@ -1,0 +1,312 @@
+"""The numba kernel of Cascade: passes, lockstep bisection, the cascade effect and known sub-block parities.
+
+Every pass cuts its shuffled frame into blocks, and each block is the root of a binary tree of sub-blocks
+(the left half of ``[lo, hi)`` is ``[lo, lo + (hi - lo) // 2)``), numbered as a heap: root 1, children
+``2h`` and ``2h + 1``. A node is *known* once Alice has disclosed its parity (block parities at the start
+of a pass, the left half at each bisection; the right half follows from the parent). For every known node
+the kernel keeps Alice's parity and the parity of the errors it holds, updated on every flip of Bob's
+bits, so checking a search costs one lookup instead of a pass over its range.
+
+With ``reuse`` set (sub-block reuse, Martinez-Mateo et al. 2015, Sec. 4), a search that reaches a known
+node descends without asking, and after a flip any known node of an earlier pass that now holds an odd
+number of errors is searched from that node, not from its whole block. Without it, the kernel asks every
+bisection parity (again) and reopens whole blocks only, as the original protocol does.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+_KNOWN = np.uint8(1)
+_ALICE = np.uint8(2)
+_ERROR = np.uint8(4)
+
+
+@njit(cache=True, nogil=True)
+def cascade_kernel(alice, bob, perms, sizes, reuse):  # type: ignore[no-untyped-def]
+    """All passes; returns Bob's corrected bits, the public log and (leaked, Bob's choices, round trips)."""
+    passes, n = perms.shape
+    A = np.empty((passes, n + 1), np.uint8)  # prefix parities of Alice's shuffled bits
+    B = np.empty((passes, n + 1), np.uint8)  # Fenwick tree (XOR) of Bob's shuffled bits
+    pos = np.empty((passes, n), np.int32)
+    span = np.empty(passes, np.int64)
+    base = np.zeros(passes + 1, np.int64)
+    max_blocks = 1
+    for p in range(passes):
+        blocks = (n + sizes[p] - 1) // sizes[p]
+        span[p] = _tree_span(sizes[p])
+        base[p + 1] = base[p] + blocks * span[p]
+        max_blocks = max(max_blocks, blocks)
+    node = np.zeros(base[passes], np.uint8)
+    active = np.zeros((passes, max_blocks), np.uint8)
+    odd = np.zeros((passes, max_blocks), np.int32)  # known nodes holding an odd number of errors
+    touched = np.empty((4 * passes * max_blocks + n, 3), np.int64)  # pass, block, flipped position
+    items = np.empty((passes * max_blocks, 5), np.int64)  # pass, block, lo, hi, heap index
+    state = np.zeros(4, np.int64)  # leaked parity bits, Bob's choices logged, round trips, touched in use
+    log = np.empty(2 * n + 64, np.uint8)
+    current = bob.copy()
+    for p in range(passes):
+        blocks = (n + sizes[p] - 1) // sizes[p]
+        if state[0] + state[1] + blocks > log.size:
+            log = _grow(log, blocks)
+        _start_pass(p, alice, current, perms, sizes, A, B, pos, node, base, span, odd, log, state)
+        n_items = 0
+        for b in range(blocks):
+            if node[base[p] + b * span[p] + 1] & _ERROR:
+                n_items = _push(items, n_items, p, b, b * sizes[p], min((b + 1) * sizes[p], n), 1, active)
+        while n_items > 0:
+            need = n_items * 66
+            if state[0] + state[1] + need > log.size:
+                log = _grow(log, need)
+            n_items = _round(
+                p, items, n_items, A, B, perms, pos, sizes, n, current, node, base, span, active, odd,
+                touched, log, state, reuse,
+            )  # fmt: skip
+    return current, log, state[:3].copy()
+
+
+@njit(cache=True, nogil=True)
+def _tree_span(k):  # type: ignore[no-untyped-def]
+    """Heap indices a block of ``k`` bits needs: ``2^(ceil(log2 k) + 1)``."""
+    depth = 0
+    while (1 << depth) < k:
+        depth += 1
+    return np.int64(1) << (depth + 1)
+
+
+@njit(cache=True, nogil=True)
+def _grow(log, extra):  # type: ignore[no-untyped-def]
+    """A copy of the public log with room for at least ``extra`` more entries."""
+    bigger = np.empty(2 * log.size + extra, np.uint8)
+    bigger[: log.size] = log
+    return bigger
+
+
+@njit(cache=True, nogil=True)
+def _bob_prefix(B, q, i):  # type: ignore[no-untyped-def]
+    """Parity of Bob's first ``i`` shuffled bits of pass ``q`` (Fenwick query)."""
+    acc = np.uint8(0)
+    while i > 0:
+        acc ^= B[q, i]
+        i &= i - 1
+    return acc
+
+
+@njit(cache=True, nogil=True)
+def _bob_toggle(B, q, j, n):  # type: ignore[no-untyped-def]
+    """Flip Bob's shuffled bit ``j`` of pass ``q`` in the Fenwick tree."""
+    i = j + 1
+    while i <= n:
+        B[q, i] ^= 1
+        i += i & -i
+
+
+@njit(cache=True, nogil=True)
+def _start_pass(p, alice, current, perms, sizes, A, B, pos, node, base, span, odd, log, state):  # type: ignore[no-untyped-def]
+    """Shuffle both frames for pass ``p`` and exchange every block parity in one round trip."""
+    n = perms.shape[1]
+    k = sizes[p]
+    bob_prefix = np.empty(n + 1, np.uint8)
+    A[p, 0] = 0
+    B[p, 0] = 0
+    bob_prefix[0] = 0
+    for j in range(n):
+        i = perms[p, j]
+        A[p, j + 1] = A[p, j] ^ alice[i]
+        B[p, j + 1] = current[i]
+        bob_prefix[j + 1] = bob_prefix[j] ^ current[i]
+        pos[p, i] = j
+    for i in range(1, n + 1):  # Fenwick tree built in place
+        parent = i + (i & -i)
+        if parent <= n:
+            B[p, parent] ^= B[p, i]
+    for b in range((n + k - 1) // k):
+        lo, hi = b * k, min((b + 1) * k, n)
+        pa = A[p, hi] ^ A[p, lo]
+        error = pa ^ bob_prefix[hi] ^ bob_prefix[lo]
+        node[base[p] + b * span[p] + 1] = _KNOWN | (pa * _ALICE) | (error * _ERROR)
+        odd[p, b] = error
+        log[state[0] + state[1]] = pa
+        state[0] += 1
+    state[2] += 1
+
+
+@njit(cache=True, nogil=True)
+def _push(items, n_items, p, b, lo, hi, h, active):  # type: ignore[no-untyped-def]
+    """Open a search over node ``h`` (range ``[lo, hi)``) of block ``b`` of pass ``p``."""
+    items[n_items, 0] = p
+    items[n_items, 1] = b
+    items[n_items, 2] = lo
+    items[n_items, 3] = hi
+    items[n_items, 4] = h
+    active[p, b] = 1
+    return n_items + 1
+
+
+@njit(cache=True, nogil=True)
+def _touch(touched, state, q, b, j):  # type: ignore[no-untyped-def]
+    """Note that block ``b`` of pass ``q`` must be looked at again (``j``: the flipped position, or -1)."""
+    m = state[3]
+    if m < touched.shape[0]:
+        touched[m, 0], touched[m, 1], touched[m, 2] = q, b, j
+        state[3] = m + 1
+
+
+@njit(cache=True, nogil=True)
+def _flip(i, last_pass, B, pos, sizes, n, current, node, base, span, odd, touched, state):  # type: ignore[no-untyped-def]
+    """Flip Bob's bit ``i``; toggle the error parity of every known node holding it, in every pass so far."""
+    current[i] ^= 1
+    for q in range(last_pass + 1):
+        j = pos[q, i]
+        _bob_toggle(B, q, j, n)
+        k = sizes[q]
+        b = j // k
+        root = base[q] + b * span[q]
+        lo, hi, h = b * k, min((b + 1) * k, n), 1
+        while node[root + h] & _KNOWN:
+            node[root + h] ^= _ERROR
+            odd[q, b] += 1 if node[root + h] & _ERROR else -1
+            if hi - lo < 2:
+                break
+            mid = lo + (hi - lo) // 2
+            if j < mid:
+                hi, h = mid, 2 * h
+            else:
+                lo, h = mid, 2 * h + 1
+        _touch(touched, state, q, b, j)
+
+
+@njit(cache=True, nogil=True)
+def _round(  # type: ignore[no-untyped-def]
+    p, items, n_items, A, B, perms, pos, sizes, n, current, node, base, span, active, odd, touched, log,
+    state, reuse,
+):  # fmt: skip
+    """One round trip: finish one-bit searches, drop settled ones, reopen odd nodes, ask one parity each."""
+    for t in range(n_items):  # searches narrowed to one bit whose error parity is odd: that bit is wrong
+        q, b, lo, h = items[t, 0], items[t, 1], items[t, 2], items[t, 4]
+        if items[t, 3] - lo == 1:
+            if node[base[q] + b * span[q] + h] & _ERROR:
+                _flip(perms[q, lo], p, B, pos, sizes, n, current, node, base, span, odd, touched, state)
+            items[t, 3] = lo  # mark finished
+    kept = 0
+    for t in range(n_items):  # keep searches whose node still holds an odd number of errors
+        q, b, h = items[t, 0], items[t, 1], items[t, 4]
+        if items[t, 3] > items[t, 2] and node[base[q] + b * span[q] + h] & _ERROR:
+            items[kept] = items[t]
+            kept += 1
+        else:
+            active[q, b] = 0
+            if reuse and odd[q, b] > 0:
+                _touch(touched, state, q, b, -1)
+    kept = _reopen(items, kept, sizes, n, node, base, span, active, odd, touched, state, reuse)
+    asked = 0
+    for t in range(kept):
+        asked += _descend(items, t, A, B, node, base, span, odd, log, state, reuse)
+    if asked:
+        state[2] += 1
+    return kept
+
+
+@njit(cache=True, nogil=True)
+def _reopen(items, kept, sizes, n, node, base, span, active, odd, touched, state, reuse):  # type: ignore[no-untyped-def]
+    """Open searches where a touched block now holds an odd known node (the cascade effect)."""
+    for m in range(state[3]):
+        q, b, j = touched[m, 0], touched[m, 1], touched[m, 2]
+        if active[q, b] or odd[q, b] == 0:
+            continue
+        k, root = sizes[q], base[q] + b * span[q]
+        lo, hi = b * k, min((b + 1) * k, n)
+        if not reuse:
+            if node[root + 1] & _ERROR:
+                kept = _push(items, kept, q, b, lo, hi, 1, active)
+            continue
+        found = _odd_on_path(node, root, lo, hi, j) if j >= 0 else np.zeros(3, np.int64)
+        if found[0] == 0:
+            found = _odd_anywhere(node, root, lo, hi)
+        if found[0] > 0:
+            kept = _push(items, kept, q, b, found[1], found[2], found[0], active)
+    state[3] = 0
+    return kept
+
+
+@njit(cache=True, nogil=True)
+def _odd_on_path(node, root, lo, hi, j):  # type: ignore[no-untyped-def]
+    """The highest known node on the path to position ``j`` holding an odd number of errors: (h, lo, hi)."""
+    h = 1
+    while node[root + h] & _KNOWN:
+        if node[root + h] & _ERROR:
+            return np.array([h, lo, hi], np.int64)
+        if hi - lo < 2:
+            break
+        mid = lo + (hi - lo) // 2
+        if j < mid:
+            hi, h = mid, 2 * h
+        else:
+            lo, h = mid, 2 * h + 1
+    return np.zeros(3, np.int64)
+
+
+@njit(cache=True, nogil=True)
+def _odd_anywhere(node, root, lo, hi):  # type: ignore[no-untyped-def]
+    """Depth-first over a block's known nodes: the first one holding an odd number of errors, or h = 0."""
+    stack = np.empty((128, 3), np.int64)
+    stack[0, 0], stack[0, 1], stack[0, 2] = 1, lo, hi
+    top = 1
+    while top > 0:
+        top -= 1
+        h, lo, hi = stack[top, 0], stack[top, 1], stack[top, 2]
+        state_h = node[root + h]
+        if not state_h & _KNOWN:
+            continue
+        if state_h & _ERROR:
+            return np.array([h, lo, hi], np.int64)
+        if hi - lo >= 2:
+            mid = lo + (hi - lo) // 2
+            stack[top, 0], stack[top, 1], stack[top, 2] = 2 * h + 1, mid, hi
+            stack[top + 1, 0], stack[top + 1, 1], stack[top + 1, 2] = 2 * h, lo, mid
+            top += 2
+    return np.zeros(3, np.int64)
+
+
+@njit(cache=True, nogil=True)
+def _set_node(node, odd, q, b, index, value):  # type: ignore[no-untyped-def]
+    """Record a known node, keeping the block's count of odd known nodes right."""
+    if node[index] & _KNOWN and node[index] & _ERROR:
+        odd[q, b] -= 1
+    node[index] = value
+    if value & _ERROR:
+        odd[q, b] += 1
+
+
+@njit(cache=True, nogil=True)
+def _descend(items, t, A, B, node, base, span, odd, log, state, reuse):  # type: ignore[no-untyped-def]
+    """Move search ``t`` down through known nodes, then ask Alice one left-half parity; 1 if asked."""
+    q, b, lo, hi, h = items[t, 0], items[t, 1], items[t, 2], items[t, 3], items[t, 4]
+    root = base[q] + b * span[q]
+    asked = 0
+    while hi - lo >= 2 and not asked:
+        mid = lo + (hi - lo) // 2
+        left = node[root + 2 * h]
+        if not (reuse and left & _KNOWN):
+            parent = node[root + h]
+            alice_left = A[q, mid] ^ A[q, lo]
+            error_left = alice_left ^ _bob_prefix(B, q, mid) ^ _bob_prefix(B, q, lo)
+            alice_right = alice_left ^ ((parent & _ALICE) >> 1)
+            error_right = error_left ^ ((parent & _ERROR) >> 2)
+            left = _KNOWN | (alice_left * _ALICE) | (error_left * _ERROR)
+            _set_node(node, odd, q, b, root + 2 * h, left)
+            right = _KNOWN | (alice_right * _ALICE) | (error_right * _ERROR)
+            _set_node(node, odd, q, b, root + 2 * h + 1, right)
+            log[state[0] + state[1]] = alice_left
+            state[0] += 1
+            asked = 1
+        go_left = (left & _ERROR) >> 2
+        log[state[0] + state[1]] = go_left  # Bob names the half he searches next
+        state[1] += 1
+        if go_left:
+            hi, h = mid, 2 * h
+        else:
+            lo, h = mid, 2 * h + 1
+    items[t, 2], items[t, 3], items[t, 4] = lo, hi, h
+    return asked
