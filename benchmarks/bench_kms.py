@@ -5,6 +5,10 @@ processes with SQLite stores pre-filled with the same KeyBlocks. The master SAE 
 with ``number=1`` and ``number=10``: once over keep-alive connections, and once, as the baseline measured
 in the same run, with a new TLS connection for every request. Prints requests per second, p50 and p99.
 
+The load generator runs in a process of its own (uvloop, raw HTTP/1.1 over one shared TLS context, each
+answer checked to be a container of ``number`` keys), so that on a small machine it competes with the
+server only for CPU time, not for its event loop or its GIL.
+
 Run with ``./run bench kms`` (options: ``--requests N --concurrency C``).
 """
 
@@ -12,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -20,9 +26,10 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
-import httpx
 import numpy as np
+import orjson
 
 from openqci.kms.config import load_config
 from openqci.kms.node import open_store
@@ -33,6 +40,7 @@ from openqci.link.keyblock import KeyBlock
 
 TARGET_RPS = 1500.0
 TARGET_P99_MS = 20.0
+_CONTENT_LENGTH = re.compile(rb"content-length:\s*(\d+)", re.IGNORECASE)
 
 
 def _free_port() -> int:
@@ -88,54 +96,93 @@ def _start(root: Path, name: str, port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError(f"{name} did not start")
 
 
-async def _load(
-    url: str, context, number: int, requests: int, concurrency: int, keep_alive: bool
-) -> list[float]:
+async def _exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes, number: int
+) -> None:
+    """Send one HTTP/1.1 request and read its answer; it must be a key container of ``number`` keys."""
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = int(_CONTENT_LENGTH.search(head).group(1))  # type: ignore[union-attr]
+    body = await reader.readexactly(length)
+    if head[9:12] != b"200" or len(orjson.loads(body)["keys"]) != number:
+        raise RuntimeError(f"unexpected answer: {head[:12]!r} {body[:200]!r}")
+
+
+async def _load(spec: dict[str, Any]) -> list[float]:
+    """Run the load of ``spec`` and return each request's latency in seconds."""
+    context = client_context(Path(spec["ca"]), Path(spec["certificate"]), Path(spec["private_key"]))
+    host, port, number = "127.0.0.1", spec["port"], spec["number"]
+    path = f"/api/v1/keys/sae-b/enc_keys?number={number}"
+    closing = b"" if spec["keep_alive"] else b"Connection: close\r\n"
+    request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n".encode() + closing + b"\r\n"
     latencies: list[float] = []
-    shared = (
-        httpx.AsyncClient(verify=context, limits=httpx.Limits(max_connections=concurrency))
-        if keep_alive
-        else None
-    )
-    remaining = iter(range(requests))
+    remaining = iter(range(spec["requests"]))
 
     async def worker() -> None:
+        connection = await asyncio.open_connection(host, port, ssl=context) if spec["keep_alive"] else None
         for _ in remaining:
             start = time.perf_counter()
-            if shared is not None:
-                response = await shared.get(url, params={"number": number})
-            else:
-                async with httpx.AsyncClient(verify=context) as client:
-                    response = await client.get(url, params={"number": number})
+            reader, writer = connection or await asyncio.open_connection(host, port, ssl=context)
+            await _exchange(reader, writer, request, number)
+            if connection is None:
+                writer.close()
             latencies.append(time.perf_counter() - start)
-            assert response.status_code == 200, response.text
+        if connection is not None:
+            connection[1].close()
 
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    if shared is not None:
-        await shared.aclose()
+    await asyncio.gather(*(worker() for _ in range(spec["concurrency"])))
     return latencies
 
 
-def _measure(
-    url: str, context, number: int, requests: int, concurrency: int, keep_alive: bool
-) -> dict[str, float]:
-    asyncio.run(_load(url, context, number, 50, concurrency, keep_alive))  # warm-up
+def _run_load(spec: dict[str, Any]) -> None:
+    """The load generator's process: run ``spec`` (after a warm-up) and print the figures as JSON."""
+    import uvloop
+
+    uvloop.run(_load({**spec, "requests": 50}))
     start = time.perf_counter()
-    latencies = asyncio.run(_load(url, context, number, requests, concurrency, keep_alive))
+    latencies = uvloop.run(_load(spec))
     elapsed = time.perf_counter() - start
     ms = np.array(latencies) * 1e3
-    return {
-        "rps": requests / elapsed,
+    figures = {
+        "rps": len(ms) / elapsed,
         "p50_ms": float(np.percentile(ms, 50)),
         "p99_ms": float(np.percentile(ms, 99)),
     }
+    print(json.dumps(figures))
+
+
+def _measure(
+    root: Path, port: int, number: int, requests: int, concurrency: int, keep_alive: bool
+) -> dict[str, float]:
+    """Run the load generator in its own process, so it does not take the server's event loop or GIL."""
+    pki = root / "pki"
+    spec = {
+        "ca": str(pki / "ca.pem"),
+        "certificate": str(pki / "sae-a.pem"),
+        "private_key": str(pki / "sae-a.key"),
+        "port": port,
+        "number": number,
+        "requests": requests,
+        "concurrency": concurrency,
+        "keep_alive": keep_alive,
+    }
+    done = subprocess.run(
+        [sys.executable, __file__, "--load", json.dumps(spec)], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"load generator failed: {done.stderr[-2000:]}")
+    return dict(json.loads(done.stdout.splitlines()[-1]))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--load", help=argparse.SUPPRESS)  # internal: run as the load generator
     args = parser.parse_args()
+    if args.load:
+        _run_load(json.loads(args.load))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         ports = _write_site(root)
@@ -143,13 +190,12 @@ def main() -> None:
         _fill(root, 11 * (args.requests + baseline_requests + 200) + 1024)
         servers = [_start(root, name, port) for name, port in ports.items()]
         try:
-            context = client_context(root / "pki/ca.pem", root / "pki/sae-a.pem", root / "pki/sae-a.key")
-            url = f"https://127.0.0.1:{ports['kme-a']}/api/v1/keys/sae-b/enc_keys"
             print(f"enc_keys, 256-bit keys, {args.concurrency} concurrent clients, one kme-a process")
             print(f"{'number':>6} {'connection':>12} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
             for number in (1, 10):
-                fresh = _measure(url, context, number, baseline_requests, args.concurrency, keep_alive=False)
-                kept = _measure(url, context, number, args.requests, args.concurrency, keep_alive=True)
+                port = ports["kme-a"]
+                fresh = _measure(root, port, number, baseline_requests, args.concurrency, keep_alive=False)
+                kept = _measure(root, port, number, args.requests, args.concurrency, keep_alive=True)
                 for label, row in (("new TLS", fresh), ("keep-alive", kept)):
                     rps, p50, p99 = row["rps"], row["p50_ms"], row["p99_ms"]
                     print(f"{number:>6} {label:>12} {rps:>9.0f} {p50:>8.2f} {p99:>8.2f}")

@@ -68,13 +68,23 @@ def make_site(
 
 
 class Forward(httpx.AsyncBaseTransport):
-    """A transport whose target is set after construction, to wire two KMEs to each other."""
+    """A transport whose target is set after construction, to wire two KMEs to each other.
+
+    ``down`` makes the target unreachable; ``refuse`` lists paths that fail as if the network dropped them.
+    ``seen`` records the paths of the requests that got through.
+    """
 
     def __init__(self) -> None:
         self.inner: httpx.AsyncBaseTransport | None = None
+        self.down = False
+        self.refuse: set[str] = set()
+        self.seen: list[str] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         assert self.inner is not None
+        if self.down or request.url.path in self.refuse:
+            raise httpx.ConnectError("peer KME down", request=request)
+        self.seen.append(request.url.path)
         return await self.inner.handle_async_request(request)
 
 
@@ -84,6 +94,7 @@ class InProcess:
 
     site: Site
     kmes: dict[str, Kme]
+    forwards: dict[str, Forward]
 
     def client(self, kme: str, pem_of: str | None) -> httpx.AsyncClient:
         """An SAE's client of ``kme`` presenting the certificate of ``pem_of`` (None: no certificate)."""
@@ -98,18 +109,34 @@ class InProcess:
             for kme in self.kmes.values():
                 kme.manager.add_block(block)
 
+    async def restart(self, name: str) -> None:
+        """Close KME ``name`` and build it again from its configuration and its store on disk."""
+        await self.kmes[name].manager.aclose()
+        self.kmes[name] = _build(self.site, name, self.forwards)
+
+    async def close(self) -> None:
+        """Stop both KMEs: their pushers, store threads and stores."""
+        for kme in self.kmes.values():
+            await kme.manager.aclose()
+
 
 def in_process(site: Site) -> InProcess:
-    """Build kme-a and kme-b from the site's configurations, wired to each other in-process."""
+    """Build kme-a and kme-b from the site's configurations, wired to each other in-process.
+
+    Nothing is pushed between them unless a test starts the managers: every key reaches the slave's KME by
+    a pull, the path that must work when a push was lost.
+    """
+    forwards = {"kme-a": Forward(), "kme-b": Forward()}
+    kmes = {name: _build(site, name, forwards) for name in ("kme-a", "kme-b")}
+    return InProcess(site, kmes, forwards)
+
+
+def _build(site: Site, name: str, forwards: dict[str, Forward]) -> Kme:
     from openqci.kms.config import load_config
 
-    forwards = {"kme-a": Forward(), "kme-b": Forward()}
-    configs: dict[str, KmeConfig] = {k: load_config(p) for k, p in site.config_paths.items()}
-    kmes = {
-        "kme-a": build_kme(configs["kme-a"], peer_transports={"kme-b": forwards["kme-b"]}),
-        "kme-b": build_kme(configs["kme-b"], peer_transports={"kme-a": forwards["kme-a"]}),
-    }
-    for target, caller in (("kme-a", "kme-b"), ("kme-b", "kme-a")):
-        app = with_client_certificate(kmes[target].app, site.pem(caller))
-        forwards[target].inner = httpx.ASGITransport(app=app)
-    return InProcess(site, kmes)
+    config: KmeConfig = load_config(site.config_paths[name])
+    other = "kme-b" if name == "kme-a" else "kme-a"
+    kme = build_kme(config, peer_transports={other: forwards[other]})
+    app = with_client_certificate(kme.app, site.pem(other))
+    forwards[name].inner = httpx.ASGITransport(app=app)
+    return kme

@@ -44,6 +44,9 @@ class ServerThread:
         self.server.should_exit = True
         self.thread.join(timeout=20)
 
+    def ask_to_stop(self) -> None:
+        self.server.should_exit = True
+
 
 @dataclass
 class Served:
@@ -69,6 +72,9 @@ class Served:
                 kme.manager.add_block(block)
 
     def stop(self) -> None:
+        """Stop both servers together: each closes its client connections to the other as it goes."""
+        for thread in self.threads:
+            thread.ask_to_stop()
         for thread in self.threads:
             thread.stop()
 

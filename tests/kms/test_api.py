@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import httpx
+import uuid
+from collections.abc import AsyncIterator
+
 import pytest
 
 from tests.kms.harness import InProcess, in_process, make_site
@@ -12,8 +14,10 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def env(tmp_path) -> InProcess:
-    return in_process(make_site(tmp_path))
+async def env(tmp_path) -> AsyncIterator[InProcess]:
+    site = in_process(make_site(tmp_path))
+    yield site
+    await site.close()
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[r.__name__ for r in ROWS])
@@ -26,29 +30,13 @@ async def test_no_client_certificate_gets_401_with_a_body(env: InProcess) -> Non
         is_error(await anonymous.get("/api/v1/keys/sae-b1/status"), 401)
 
 
-async def test_unreachable_peer_gives_503_and_wastes_nothing_twice(env: InProcess) -> None:
-    env.feed()
-
-    def refuse(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("peer down", request=request)
-
-    peer = env.kmes["kme-a"].manager._by_kme["kme-b"].client._client
-    real = peer._transport
-    peer._transport = httpx.MockTransport(refuse)
-    async with env.client("kme-a", "sae-a1") as sae:
-        before = (await sae.get("/api/v1/keys/sae-b1/status")).json()["stored_key_count"]
-        is_error(await sae.get("/api/v1/keys/sae-b1/enc_keys"), 503)
-        peer._transport = real
-        after = (await sae.get("/api/v1/keys/sae-b1/status")).json()["stored_key_count"]
-        assert after == before - 1  # the unit offered to the absent peer is wiped, never offered again
-        assert (await sae.get("/api/v1/keys/sae-b1/enc_keys")).status_code == 200
-
-
 async def test_peer_endpoints_refuse_saes_and_strangers(env: InProcess) -> None:
     async with env.client("kme-b", "sae-a1") as sae:
-        is_error(await sae.post("/kme/v1/reservations", json={}), 401)
+        is_error(await sae.post("/kme/v1/deliveries", json={"records": []}), 401)
+        is_error(await sae.post("/kme/v1/deliveries/pull", json={"key_ids": [str(uuid.uuid4())]}), 401)
     async with env.client("kme-b", "kme-a") as peer:
-        is_error(await peer.post("/kme/v1/reservations", json={"request_id": "x"}), 400)
+        is_error(await peer.post("/kme/v1/deliveries", json={"records": [{"request_id": "x"}]}), 400)
+        is_error(await peer.post("/kme/v1/deliveries/pull", json={"key_ids": []}), 400)
 
 
 async def test_every_reply_is_json(env: InProcess) -> None:

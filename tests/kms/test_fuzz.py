@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -11,10 +14,11 @@ from tests.kms.harness import InProcess, in_process, make_site
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory) -> InProcess:
+def env(tmp_path_factory) -> Iterator[InProcess]:
     site = in_process(make_site(tmp_path_factory.mktemp("fuzz")))
     site.feed(blocks=64)
-    return site
+    yield site
+    asyncio.run(site.close())
 
 
 @pytest.fixture(scope="module")

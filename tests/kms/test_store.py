@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from openqci.kms.errors import KeyShortageError, KeysNotFoundError, PeerError, UnauthorizedError
-from openqci.kms.records import Reservation
+from openqci.kms.records import DeliveredKey, Reservation
 from openqci.kms.units import cut_block
 from tests.kms.conftest import StoreFactory, make_block
 
@@ -26,8 +26,8 @@ def _pair(store_factory: StoreFactory, blocks: int = 1):
     return a, b
 
 
-def _reserve(store, number=2, size_bits=256, slaves=("sae-b",)) -> Reservation:
-    return store.reserve(
+def _deliver(store, number=2, size_bits=256, slaves=("sae-b",)) -> tuple[Reservation, list[DeliveredKey]]:
+    return store.deliver(
         request_id=uuid.uuid4(),
         link_id="link-ab",
         master_sae="sae-a",
@@ -51,10 +51,10 @@ def test_blocks_are_split_between_the_ends_and_added_once(store_factory: StoreFa
 
 def test_both_ends_deliver_the_same_bytes(store_factory: StoreFactory) -> None:
     a, b = _pair(store_factory)
-    reservation = _reserve(a, number=3, size_bits=512)
-    b.accept(reservation)
-    master_keys = a.deliver_to_master(reservation.request_id)
+    record, master_keys = _deliver(a, number=3, size_bits=512)
+    b.accept(record)
     ids = [k.key_id for k in master_keys]
+    assert ids == [p.key_id for p in record.keys]
     slave_keys = b.take(ids, master_sae="sae-a", caller="sae-b")
     assert [k.material for k in slave_keys] == [k.material for k in master_keys]
     assert all(len(k.material) == 64 for k in master_keys)
@@ -62,12 +62,11 @@ def test_both_ends_deliver_the_same_bytes(store_factory: StoreFactory) -> None:
 
 
 def test_key_bytes_are_the_block_units_in_order(store_factory: StoreFactory) -> None:
-    a, _b = store_factory(), store_factory()
+    a = store_factory()
     block = make_block()
     a.add_block(block, unit_bits=UNIT_BITS, parity=0)
     units = cut_block(block, UNIT_BITS)
-    reservation = _reserve(a, number=1, size_bits=384)
-    (key,) = a.deliver_to_master(reservation.request_id)
+    _, (key,) = _deliver(a, number=1, size_bits=384)
     assert key.key_id == units[0].unit_id
     assert key.material == (units[0].material + units[2].material)[:48]
 
@@ -75,15 +74,15 @@ def test_key_bytes_are_the_block_units_in_order(store_factory: StoreFactory) -> 
 def test_a_short_pool_is_refused_and_left_untouched(store_factory: StoreFactory) -> None:
     a, _ = _pair(store_factory)
     with pytest.raises(KeyShortageError, match="not enough key"):
-        _reserve(a, number=9)
+        _deliver(a, number=9)
     assert a.available_units("link-ab") == 8
+    assert a.pending("link-ab", 10) == []
 
 
 def test_a_key_goes_once_to_each_slave_and_then_is_wiped(store_factory: StoreFactory) -> None:
     a, b = _pair(store_factory)
-    reservation = _reserve(a, number=1, slaves=("sae-b", "sae-c"))
-    b.accept(reservation)
-    (key,) = a.deliver_to_master(reservation.request_id)
+    record, (key,) = _deliver(a, number=1, slaves=("sae-b", "sae-c"))
+    b.accept(record)
     assert b.take([key.key_id], master_sae="sae-a", caller="sae-b")[0].material == key.material
     with pytest.raises(KeysNotFoundError):
         b.take([key.key_id], master_sae="sae-a", caller="sae-b")
@@ -97,9 +96,8 @@ def test_only_the_named_slaves_of_the_named_master_may_take(
     store_factory: StoreFactory, master, caller
 ) -> None:
     a, b = _pair(store_factory)
-    reservation = _reserve(a, number=1)
-    b.accept(reservation)
-    (key,) = a.deliver_to_master(reservation.request_id)
+    record, (key,) = _deliver(a, number=1)
+    b.accept(record)
     with pytest.raises(UnauthorizedError):
         b.take([key.key_id], master_sae=master, caller=caller)
     assert b.take([key.key_id], master_sae="sae-a", caller="sae-b")[0].material == key.material
@@ -107,19 +105,18 @@ def test_only_the_named_slaves_of_the_named_master_may_take(
 
 def test_the_master_side_never_hands_a_key_out_again(store_factory: StoreFactory) -> None:
     a, _b = _pair(store_factory)
-    reservation = _reserve(a, number=1)
-    (key,) = a.deliver_to_master(reservation.request_id)
+    _, (key,) = _deliver(a, number=1)
     with pytest.raises(UnauthorizedError):
         a.take([key.key_id], master_sae="sae-a", caller="sae-a")
-    with pytest.raises(PeerError):
-        a.deliver_to_master(reservation.request_id)
+    _, (other,) = _deliver(a, number=1)
+    assert other.key_id != key.key_id
+    assert a.available_units("link-ab") == 6
 
 
 def test_take_is_all_or_nothing(store_factory: StoreFactory) -> None:
     a, b = _pair(store_factory)
-    reservation = _reserve(a, number=2)
-    b.accept(reservation)
-    keys = a.deliver_to_master(reservation.request_id)
+    record, keys = _deliver(a, number=2)
+    b.accept(record)
     with pytest.raises(KeysNotFoundError):
         b.take([keys[0].key_id, uuid.uuid4()], master_sae="sae-a", caller="sae-b")
     with pytest.raises(KeysNotFoundError):
@@ -130,28 +127,65 @@ def test_take_is_all_or_nothing(store_factory: StoreFactory) -> None:
 
 def test_accept_is_idempotent_and_refuses_units_in_use(store_factory: StoreFactory) -> None:
     a, b = _pair(store_factory)
-    reservation = _reserve(a, number=1)
-    b.accept(reservation)
-    b.accept(reservation)
-    clash = Reservation(uuid.uuid4(), "link-ab", "sae-a", ("sae-b",), reservation.keys)
+    record, (key,) = _deliver(a, number=1)
+    b.accept(record)
+    b.accept(record)
+    clash = Reservation(uuid.uuid4(), "link-ab", "sae-a", ("sae-b",), record.keys)
     with pytest.raises(PeerError, match="not free"):
         b.accept(clash)
-
-
-def test_abandoned_requests_are_wiped_and_forgotten(store_factory: StoreFactory) -> None:
-    a, b = _pair(store_factory)
-    reservation = _reserve(a, number=2)
-    b.accept(reservation)
-    assert a.open_requests() == [reservation.request_id]
-    assert a.abandon(reservation.request_id) == 2
-    assert b.abandon(reservation.request_id) == 2
-    assert a.open_requests() == []
+    b.take([key.key_id], master_sae="sae-a", caller="sae-b")
+    b.accept(record)  # a push repeated after the slave took the key changes nothing
     with pytest.raises(KeysNotFoundError):
-        b.take([reservation.keys[0].key_id], master_sae="sae-a", caller="sae-b")
-    assert a.available_units("link-ab") == 6
+        b.take([key.key_id], master_sae="sae-a", caller="sae-b")
 
 
-def test_concurrent_reservations_take_disjoint_units(store_factory: StoreFactory) -> None:
+def test_the_outbox_holds_each_record_until_confirmed(store_factory: StoreFactory) -> None:
+    a, _ = _pair(store_factory)
+    first, _ = _deliver(a, number=2, size_bits=512, slaves=("sae-b", "sae-c"))
+    second, _ = _deliver(a, number=1)
+    assert a.pending("link-ab", 10) == [first, second]
+    assert a.pending("link-ab", 1) == [first]
+    assert a.pending("other-link", 10) == []
+    a.confirm([first.request_id])
+    assert a.pending("link-ab", 10) == [second]
+    a.confirm([second.request_id])
+    assert a.pending("link-ab", 10) == []
+    assert a.lookup("link-ab", [first.keys[1].key_id, uuid.uuid4()]) == [first]
+    assert a.lookup("other-link", [first.keys[1].key_id]) == []
+
+
+def test_awaiting_names_only_free_units_of_the_peer(store_factory: StoreFactory) -> None:
+    a, b = _pair(store_factory)
+    record, (key,) = _deliver(a, number=1)
+    _, (own,) = _deliver(b, number=1)
+    stranger = uuid.uuid4()
+    assert b.awaiting([key.key_id, own.key_id, stranger]) == [key.key_id]
+    b.accept(record)
+    assert b.awaiting([key.key_id]) == []
+
+
+def test_a_group_commits_together_and_a_failed_call_rolls_back_alone(store_factory: StoreFactory) -> None:
+    a, _ = _pair(store_factory)
+    with a.group():
+        record, _ = _deliver(a, number=3)
+        with pytest.raises(KeyShortageError):
+            _deliver(a, number=6)
+        second, _ = _deliver(a, number=1)
+    assert a.available_units("link-ab") == 4
+    assert a.pending("link-ab", 10) == [record, second]
+
+    def crash_before_commit() -> None:
+        with a.group():
+            _deliver(a, number=1)
+            raise RuntimeError("crash before the commit")
+
+    with pytest.raises(RuntimeError):
+        crash_before_commit()
+    assert a.available_units("link-ab") == 4
+    assert len(a.pending("link-ab", 10)) == 2
+
+
+def test_concurrent_deliveries_take_disjoint_units(store_factory: StoreFactory) -> None:
     a, _ = _pair(store_factory, blocks=4)
     results: list[Reservation] = []
     errors: list[Exception] = []
@@ -159,7 +193,7 @@ def test_concurrent_reservations_take_disjoint_units(store_factory: StoreFactory
     def worker() -> None:
         try:
             for _ in range(4):
-                results.append(_reserve(a, number=1))
+                results.append(_deliver(a, number=1)[0])
         except Exception as error:  # pragma: no cover - reported below
             errors.append(error)
 
@@ -182,8 +216,7 @@ def test_sqlite_file_holds_no_plain_key_and_wipes_consumed(tmp_path) -> None:
     store = SqliteKeyStore(path, MasterKey.generate())
     block = make_block()
     store.add_block(block, unit_bits=UNIT_BITS, parity=0)
-    reservation = _reserve(store, number=1)
-    store.deliver_to_master(reservation.request_id)
+    _deliver(store, number=1)
     raw = b"".join(p.read_bytes() for p in tmp_path.glob("kme.sqlite*"))
     store.close()
     raw += path.read_bytes()

@@ -1,24 +1,28 @@
 """The key manager: what a KME does for each ETSI 014 call and each message from a peer KME.
 
-An enc_keys request follows reserve, agree, deliver: units are reserved in the local store (one
-transaction), the peer KME binds its copies of the same units to the same key IDs (one transaction
-there), and only then are the keys read, wiped locally and returned to the master SAE. If the peer does
-not confirm, the reservation is wiped at both ends and the SAE gets 503, so a key the master holds is
-always retrievable at the slave's KME. After a crash, :meth:`KeyManager.recover` wipes every request that
-was reserved but never delivered.
+An enc_keys request is one local transaction: the units are taken from this KME's half of the link's pool
+(each end allocates only its own half, so the ends never compete for a unit), read, wiped, and written as a
+delivery record to the outbox, and the keys go to the master SAE once that transaction is committed. The
+peer KME learns of the record in two ways. The outbox is pushed to it in batches in the background
+(:class:`openqci.kms.outbox.OutboxPusher`); and when a slave SAE asks the peer for a key_ID it does not
+know yet, the peer pulls the record from this KME before answering. So a key the master holds is always
+retrievable at the slave's KME, even if a push was lost in a crash; if the owning KME cannot be reached the
+slave gets 503, never a wrong key. Store calls from the event loop go through a
+:class:`openqci.kms.committer.GroupCommitter`, which commits concurrent requests together.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from openqci.kms.committer import GroupCommitter
 from openqci.kms.config import Limits
-from openqci.kms.errors import BadRequestError, KmsError, PeerError, UnauthorizedError
+from openqci.kms.errors import BadRequestError, KeysNotFoundError, PeerError, UnauthorizedError
+from openqci.kms.outbox import OutboxPusher
 from openqci.kms.peer import PeerClient
 from openqci.kms.records import DeliveredKey, Reservation
 from openqci.kms.requests import (
@@ -34,8 +38,6 @@ from openqci.kms.units import owned_parity, units_per_key
 from openqci.link.keyblock import KeyBlock
 
 __all__ = ["KeyManager", "PeerLink", "PoolStatus"]
-
-_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -58,21 +60,39 @@ class PoolStatus:
     limits: Limits
 
 
+@dataclass(frozen=True)
+class _NotYetHere:
+    """A refused dec_keys request and the key_IDs in it that the master's KME may know."""
+
+    error: KeysNotFoundError
+    awaited: list[uuid.UUID]
+
+
 class KeyManager:
     """Serves the ETSI 014 calls of local SAEs and the agreement calls of peer KMEs over one store."""
 
     def __init__(
-        self, kme_id: str, store: KeyStore, peers: Sequence[PeerLink], *, limits: Limits, unit_bits: int
+        self,
+        kme_id: str,
+        store: KeyStore,
+        peers: Sequence[PeerLink],
+        *,
+        local_saes: frozenset[str],
+        limits: Limits,
+        unit_bits: int,
     ) -> None:
         self.kme_id = kme_id
         self.limits = limits
+        self.local_saes = local_saes
         self._store = store
         self._unit_bits = unit_bits
+        self._committer = GroupCommitter(store)
         self._by_sae: dict[str, PeerLink] = {sae: p for p in peers for sae in p.saes}
         self._by_kme: dict[str, PeerLink] = {p.kme_id: p for p in peers}
         self._by_link: dict[str, PeerLink] = {p.link_id: p for p in peers}
+        self._pushers = {p.link_id: OutboxPusher(p.link_id, p.client, self._committer) for p in peers}
 
-    # -- key supply -------------------------------------------------------------------------------------
+    # -- key supply and life cycle ----------------------------------------------------------------------
 
     def add_block(self, block: KeyBlock) -> int:
         """Store a KeyBlock from the link shared with a peer; return the units added."""
@@ -82,12 +102,26 @@ class KeyManager:
         parity = owned_parity(self.kme_id, peer.kme_id)
         return self._store.add_block(block, unit_bits=self._unit_bits, parity=parity)
 
+    def start(self) -> None:
+        """Start pushing delivery records to the peers (records left by an earlier run go first)."""
+        for pusher in self._pushers.values():
+            pusher.start()
+
+    async def aclose(self) -> None:
+        """Stop the pushers, close the peer clients, finish the queued store calls and close the store."""
+        for pusher in self._pushers.values():
+            await pusher.stop()
+        for peer in self._by_kme.values():
+            await peer.client.aclose()
+        await asyncio.to_thread(self._committer.close)
+        self._store.close()
+
     # -- ETSI GS QKD 014 --------------------------------------------------------------------------------
 
-    def status(self, caller: str, slave: str) -> PoolStatus:
+    async def status(self, caller: str, slave: str) -> PoolStatus:
         """Report the pool serving ``caller`` (master) and ``slave``."""
         peer = self._peer_for(caller, slave)
-        units = self._store.available_units(peer.link_id)
+        units = await self._committer.call(self._store.available_units, peer.link_id)
         count = min(units // units_per_key(self.limits.key_size, self._unit_bits), self.limits.max_key_count)
         return PoolStatus(self.kme_id, peer.kme_id, count, self.limits)
 
@@ -112,7 +146,8 @@ class KeyManager:
                 f"additional slave SAEs must be served by {peer.kme_id}, the slave's KME",
                 [{"SAE_ID": s} for s in strangers],
             )
-        reservation = self._store.reserve(
+        _, keys = await self._committer.call(
+            self._store.deliver,
             request_id=uuid.uuid4(),
             link_id=peer.link_id,
             master_sae=caller,
@@ -121,53 +156,43 @@ class KeyManager:
             size_bits=size_bits,
             unit_bits=self._unit_bits,
         )
-        await self._agree(peer, reservation)
-        return self._store.deliver_to_master(reservation.request_id)
+        self._pushers[peer.link_id].notify()
+        return keys
 
-    def dec_keys(self, caller: str, master: str, key_ids: Sequence[str]) -> list[DeliveredKey]:
-        """Get key with key IDs (clause 5.3): the keys ``master`` received, for ``caller``, once."""
+    async def dec_keys(self, caller: str, master: str, key_ids: Sequence[str]) -> list[DeliveredKey]:
+        """Get key with key IDs (clause 5.3): the keys ``master`` received, for ``caller``, once.
+
+        A key_ID this KME does not know yet, naming a free unit the peer allocates, may have been delivered
+        by the peer a moment ago: its record is pulled from the peer before the request is refused.
+        """
         check_sae_id(master, "master_SAE_ID")
-        return self._store.take(check_key_ids(key_ids), master_sae=master, caller=caller)
+        ids = check_key_ids(key_ids)
+        first = await self._committer.call(self._take_or_find_awaited, ids, master, caller)
+        if isinstance(first, list):
+            return first
+        if not first.awaited or not await self._pull(master, first.awaited):
+            raise first.error
+        return await self._committer.call(self._store.take, ids, master_sae=master, caller=caller)
 
     # -- peer KMEs --------------------------------------------------------------------------------------
 
-    def accept_from_peer(self, peer_kme: str, reservation: Reservation, local_saes: frozenset[str]) -> None:
-        """Bind a peer's reservation here, after checking the peer owns the link and the SAEs are ours."""
-        peer = self._by_kme.get(peer_kme)
-        if peer is None or peer.link_id != reservation.link_id:
-            raise UnauthorizedError(
-                f"KME {peer_kme!r} shares no link {reservation.link_id!r} with {self.kme_id}"
-            )
-        if reservation.master_sae not in peer.saes:
-            raise BadRequestError(f"SAE {reservation.master_sae!r} is not served by {peer_kme}")
-        if not set(reservation.slave_saes) <= local_saes:
-            raise BadRequestError(
-                f"slave SAEs {sorted(set(reservation.slave_saes) - local_saes)} are not served here"
-            )
-        self._store.accept(reservation)
+    async def accept_from_peer(self, peer_kme: str, records: Sequence[Reservation]) -> list[uuid.UUID]:
+        """Bind a peer's delivery records here (one group commit); return those now held durably."""
+        peer = self._peer_named(peer_kme)
+        outcomes = await asyncio.gather(
+            *(self._committer.call(self._accept_one, peer, r) for r in records), return_exceptions=True
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException) and not isinstance(outcome, BadRequestError | PeerError):
+                raise outcome
+        return [
+            r.request_id for r, o in zip(records, outcomes, strict=True) if not isinstance(o, BaseException)
+        ]
 
-    def void_from_peer(self, peer_kme: str, request_id: uuid.UUID) -> int:
-        """Wipe a request the peer never delivered; return the keys wiped."""
-        if peer_kme not in self._by_kme:
-            raise UnauthorizedError(f"KME {peer_kme!r} is not a peer of {self.kme_id}")
-        return self._store.abandon(request_id)
-
-    async def recover(self) -> int:
-        """Wipe requests reserved before a crash and never delivered, here and at every peer."""
-        open_requests = self._store.open_requests()
-        for request_id in open_requests:
-            self._store.abandon(request_id)
-            for peer in self._by_kme.values():
-                await _quietly(peer.client.void(request_id))
-        if open_requests:
-            _log.warning("recovered %d undelivered requests", len(open_requests))
-        return len(open_requests)
-
-    async def aclose(self) -> None:
-        """Close the peer clients and the store."""
-        for peer in self._by_kme.values():
-            await peer.client.aclose()
-        self._store.close()
+    async def records_for_peer(self, peer_kme: str, key_ids: Sequence[uuid.UUID]) -> list[Reservation]:
+        """Return the delivery records on the link shared with ``peer_kme`` that hold ``key_ids``."""
+        peer = self._peer_named(peer_kme)
+        return await self._committer.call(self._store.lookup, peer.link_id, key_ids)
 
     # -- private ----------------------------------------------------------------------------------------
 
@@ -180,18 +205,49 @@ class KeyManager:
             raise BadRequestError(f"SAE {slave!r} is not served by any peer KME of {self.kme_id}")
         return peer
 
-    async def _agree(self, peer: PeerLink, reservation: Reservation) -> None:
+    def _peer_named(self, peer_kme: str) -> PeerLink:
+        peer = self._by_kme.get(peer_kme)
+        if peer is None:
+            raise UnauthorizedError(f"KME {peer_kme!r} is not a peer of {self.kme_id}")
+        return peer
+
+    def _accept_one(self, peer: PeerLink, record: Reservation) -> None:
+        """Check that ``peer`` owns the record's link and master SAE and the slaves are ours, then bind it."""
+        if peer.link_id != record.link_id:
+            raise UnauthorizedError(
+                f"KME {peer.kme_id!r} shares no link {record.link_id!r} with {self.kme_id}"
+            )
+        if record.master_sae not in peer.saes:
+            raise BadRequestError(f"SAE {record.master_sae!r} is not served by {peer.kme_id}")
+        if not set(record.slave_saes) <= self.local_saes:
+            raise BadRequestError(
+                f"slave SAEs {sorted(set(record.slave_saes) - self.local_saes)} are not served here"
+            )
+        self._store.accept(record)
+
+    def _take_or_find_awaited(
+        self, ids: list[uuid.UUID], master: str, caller: str
+    ) -> list[DeliveredKey] | _NotYetHere:
+        """Take the keys, or say which unknown ones the master's KME may have delivered (one store call).
+
+        Both steps run in one call of the group committer, so a push landing in between cannot make a
+        delivered key look unknown.
+        """
         try:
-            await peer.client.reserve(reservation)
-        except (KmsError, asyncio.CancelledError):
-            self._store.abandon(reservation.request_id)
-            await _quietly(peer.client.void(reservation.request_id))
-            raise
+            return self._store.take(ids, master_sae=master, caller=caller)
+        except KeysNotFoundError as error:
+            awaited = self._store.awaiting(ids) if master in self._by_sae else []
+            return _NotYetHere(error, awaited)
 
-
-async def _quietly(call: Any) -> None:
-    """Await a best-effort peer call; a peer that is down is cleaned up by its own recovery."""
-    try:
-        await call
-    except PeerError as error:
-        _log.info("best-effort peer call failed: %s", error)
+    async def _pull(self, master: str, waiting: list[uuid.UUID]) -> bool:
+        """Fetch the records of ``waiting`` key_IDs from the master's KME; True if any was bound here."""
+        peer = self._by_sae[master]
+        try:
+            records = await peer.client.pull(waiting)
+        except PeerError as error:
+            raise PeerError(
+                f"key_IDs {[str(k) for k in waiting]} may have been delivered by {peer.kme_id}, which cannot "
+                "confirm them now; ask again later",
+                [{"KME_ID": peer.kme_id, "reason": error.message}],
+            ) from None
+        return bool(await self.accept_from_peer(peer.kme_id, records))

@@ -65,16 +65,21 @@ def build_kme(
         for p in config.peers
     ]
     manager = KeyManager(
-        config.kme_id, open_store(config), peers, limits=config.limits, unit_bits=config.unit_bits
+        config.kme_id,
+        open_store(config),
+        peers,
+        local_saes=frozenset(s.sae_id for s in config.saes),
+        limits=config.limits,
+        unit_bits=config.unit_bits,
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await manager.recover()
+        manager.start()
         yield
         await manager.aclose()
 
-    app = create_app(manager, directory, frozenset(s.sae_id for s in config.saes), lifespan=lifespan)
+    app = create_app(manager, directory, lifespan=lifespan)
     return Kme(config, manager, app)
 
 

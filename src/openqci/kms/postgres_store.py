@@ -1,6 +1,6 @@
 """The PostgreSQL key store (psycopg 3), for KMEs that share a database server.
 
-Reservations lock the chosen free units with ``FOR UPDATE SKIP LOCKED``, so concurrent requests take
+Deliveries lock the chosen free units with ``FOR UPDATE SKIP LOCKED``, so concurrent requests take
 disjoint units without waiting on each other. All tables live in one schema, created on first use, so
 several KMEs (or test runs) can share one database. Overwriting a row in PostgreSQL leaves the old tuple
 until vacuum; the ciphertext is sealed under the master key, which is what protects it there.
@@ -9,7 +9,6 @@ until vacuum; the ciphertext is sealed under the master key, which is what prote
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -51,6 +50,11 @@ CREATE TABLE IF NOT EXISTS keys (
     created_s DOUBLE PRECISION NOT NULL
 );
 CREATE INDEX IF NOT EXISTS keys_request ON keys (request_id);
+CREATE TABLE IF NOT EXISTS outbox (
+    seq BIGSERIAL PRIMARY KEY,
+    request_id TEXT NOT NULL UNIQUE,
+    link_id TEXT NOT NULL
+);
 """
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -77,11 +81,10 @@ class PostgresKeyStore(SqlKeyStore):
                     self._conn.execute(statement)
         except psycopg.Error as error:
             raise StoreError(f"cannot open PostgreSQL key store: {error}".strip()) from None
-        self._lock = threading.Lock()
 
     @contextmanager
-    def _transaction(self) -> Iterator[Cursor]:
-        with self._lock, self._conn.transaction(), self._conn.cursor() as cur:
+    def _begin(self) -> Iterator[Cursor]:
+        with self._conn.transaction(), self._conn.cursor() as cur:
             yield cur
 
     def _sql(self, text: str) -> str:

@@ -38,7 +38,7 @@ class KeyPlan:
 
 @dataclass(frozen=True)
 class Reservation:
-    """The keys of one enc_keys request and the SAEs they are for."""
+    """The keys of one enc_keys request, their units and the SAEs they are for: the delivery record."""
 
     request_id: uuid.UUID
     link_id: str

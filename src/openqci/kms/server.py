@@ -1,7 +1,8 @@
 """Runs a KME under uvicorn over mutual TLS: one TLS context built at start-up, keep-alive connections.
 
 The server context requires a client certificate signed by the site CA; :class:`ClientCertProtocol` hands
-the verified certificate to the application with each request.
+the verified certificate to the application with each request. At shutdown, idle connections are dropped
+(:meth:`ClientCertProtocol.shutdown`) and requests in progress get 5 s to finish.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ def uvicorn_config(kme: Kme, *, port: int | None = None, log_level: str = "warni
         log_level=log_level,
         access_log=False,
         timeout_keep_alive=30,
+        timeout_graceful_shutdown=5,
         lifespan="on",
     )
 

@@ -1,14 +1,15 @@
 """The embedded key store: one SQLite file per KME, in WAL mode.
 
-``BEGIN IMMEDIATE`` takes the database's write lock when a transaction starts, so two reservations (from
+``BEGIN IMMEDIATE`` takes the database's write lock when a transaction starts, so two deliveries (from
 two threads or two processes) can never pick the same free units. ``synchronous=FULL`` makes a committed
-transaction survive a power cut, and ``secure_delete`` zeroes freed pages.
+transaction survive a power cut, not only a killed process: the KME commits groups of requests at once
+(:class:`openqci.kms.committer.GroupCommitter`), so the fsync (about 0.2 ms here) is paid once per group,
+not once per request, and ``NORMAL``'s weaker promise buys little. ``secure_delete`` zeroes freed pages.
 """
 
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,6 +51,11 @@ CREATE TABLE IF NOT EXISTS keys (
     created_s REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS keys_request ON keys (request_id);
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    request_id TEXT NOT NULL UNIQUE,
+    link_id TEXT NOT NULL
+);
 """
 
 
@@ -67,22 +73,23 @@ class SqliteKeyStore(SqlKeyStore):
             self._conn.executescript(_SCHEMA)
         except sqlite3.Error as error:
             raise StoreError(f"cannot open SQLite key store {path}: {error}") from None
-        self._lock = threading.Lock()
 
     @contextmanager
-    def _transaction(self) -> Iterator[Cursor]:
-        with self._lock:
-            cur = self._conn.cursor()
-            cur.execute("BEGIN IMMEDIATE")
-            try:
-                yield cur
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
-            cur.execute("COMMIT")
+    def _begin(self) -> Iterator[Cursor]:
+        cur = self._conn.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            yield cur
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        cur.execute("COMMIT")
 
     def _sql(self, text: str) -> str:
         return text
+
+    def _zeros(self, column: str) -> str:
+        return f"zeroblob(length({column}))"
 
     def close(self) -> None:
         """Close the database file."""

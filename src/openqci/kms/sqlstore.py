@@ -1,21 +1,27 @@
 """The SQL core shared by the SQLite and PostgreSQL key stores.
 
-Every public method is one transaction. The dialects differ only in how a transaction starts (SQLite's
-``BEGIN IMMEDIATE`` takes the write lock up front, so two reservations never read the same free units;
-PostgreSQL locks the chosen rows with ``FOR UPDATE SKIP LOCKED``), in parameter style and in the DDL.
+Every public method is one transaction. Inside :meth:`SqlKeyStore.group` the methods called on the same
+thread become savepoints of one transaction committed at the end (group commit): one durable commit
+serves many requests, and a request that fails rolls back only its own savepoint. The dialects differ only
+in how a transaction starts (SQLite's ``BEGIN IMMEDIATE`` takes the write lock up front, so two
+transactions never read the same free units; PostgreSQL locks the chosen rows with
+``FOR UPDATE SKIP LOCKED``), in parameter style and in the DDL.
 
 Wiping overwrites the ciphertext and nonce with zero bytes in place (SQLite also runs with
-``secure_delete``), so consumed material is gone, not just flagged.
+``secure_delete``), so consumed material is gone, not just flagged. The master side's key rows and unit
+positions are kept after the wipe: they are the delivery record the peer KME is told about (pushed from
+the outbox, or pulled on demand).
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
 
 from openqci.kms.crypto import MasterKey
@@ -24,7 +30,7 @@ from openqci.kms.records import DeliveredKey, KeyPlan, Reservation, UnitState
 from openqci.kms.units import cut_block, join_units, units_per_key
 from openqci.link.keyblock import KeyBlock
 
-__all__ = ["SqlKeyStore"]
+__all__ = ["Cursor", "SqlKeyStore"]
 
 _MASTER_SIDE = 0
 _SLAVE_SIDE = 1
@@ -48,9 +54,11 @@ class SqlKeyStore(ABC):
 
     def __init__(self, master_key: MasterKey) -> None:
         self._master_key = master_key
+        self._lock = threading.Lock()
+        self._local = threading.local()
 
     @abstractmethod
-    def _transaction(self) -> AbstractContextManager[Cursor]:
+    def _begin(self) -> AbstractContextManager[Cursor]:
         """Open one write transaction and yield its cursor; commit on success, roll back on error."""
 
     @abstractmethod
@@ -58,8 +66,40 @@ class SqlKeyStore(ABC):
         """Translate ``?`` placeholders to the dialect's."""
 
     @abstractmethod
+    def _zeros(self, column: str) -> str:
+        """An SQL expression of as many zero bytes as ``column`` holds."""
+
+    @abstractmethod
     def close(self) -> None:
         """Release the connection."""
+
+    # -- transactions -----------------------------------------------------------------------------------
+
+    @contextmanager
+    def group(self) -> Iterator[None]:
+        """Run the store calls made on this thread inside the block as savepoints of one transaction."""
+        with self._lock, self._begin() as cur:
+            self._local.cursor = cur
+            try:
+                yield
+            finally:
+                self._local.cursor = None
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Cursor]:
+        cur: Cursor | None = getattr(self._local, "cursor", None)
+        if cur is None:
+            with self._lock, self._begin() as fresh:
+                yield fresh
+            return
+        cur.execute("SAVEPOINT op")
+        try:
+            yield cur
+        except BaseException:
+            cur.execute("ROLLBACK TO SAVEPOINT op")
+            cur.execute("RELEASE SAVEPOINT op")
+            raise
+        cur.execute("RELEASE SAVEPOINT op")
 
     # -- filling the pool -------------------------------------------------------------------------------
 
@@ -95,7 +135,7 @@ class SqlKeyStore(ABC):
 
     # -- the master side --------------------------------------------------------------------------------
 
-    def reserve(
+    def deliver(
         self,
         *,
         request_id: uuid.UUID,
@@ -105,73 +145,73 @@ class SqlKeyStore(ABC):
         number: int,
         size_bits: int,
         unit_bits: int,
-    ) -> Reservation:
-        """Reserve the oldest free units of ``link_id`` for ``number`` keys, in one transaction."""
+    ) -> tuple[Reservation, list[DeliveredKey]]:
+        """Take the oldest free units for ``number`` keys, read and wipe them, and queue the record."""
         per_key = units_per_key(size_bits, unit_bits)
         needed = number * per_key
         with self._transaction() as cur:
             cur.execute(
                 self._sql(
-                    "SELECT unit_id FROM units WHERE link_id = ? AND owned = 1 AND state = 0 "
-                    f"ORDER BY seq LIMIT ?{self.lock_clause}"
+                    "SELECT unit_id, nonce, material FROM units WHERE link_id = ? AND owned = 1 "
+                    f"AND state = 0 ORDER BY seq LIMIT ?{self.lock_clause}"
                 ),
                 (link_id, needed),
             )
-            free = [row[0] for row in cur.fetchall()]
+            free = cur.fetchall()
             if len(free) < needed:
                 raise KeyShortageError(
                     f"not enough key on link {link_id}: {needed} units needed, {len(free)} available",
                     [{"link_id": link_id, "units_needed": needed, "units_available": len(free)}],
                 )
+            chunks = [free[i * per_key : (i + 1) * per_key] for i in range(number)]
             plans = tuple(
-                KeyPlan(
-                    uuid.UUID(free[i * per_key]),
-                    tuple(uuid.UUID(u) for u in free[i * per_key : (i + 1) * per_key]),
-                    size_bits,
-                )
-                for i in range(number)
+                KeyPlan(uuid.UUID(c[0][0]), tuple(uuid.UUID(u[0]) for u in c), size_bits) for c in chunks
             )
             reservation = Reservation(request_id, link_id, master_sae, tuple(slave_saes), plans)
-            self._bind(cur, reservation, _MASTER_SIDE)
-            return reservation
+            keys = [
+                DeliveredKey(p.key_id, self._open_units(c, size_bits))
+                for p, c in zip(plans, chunks, strict=True)
+            ]
+            self._bind(cur, reservation, _MASTER_SIDE, UnitState.CONSUMED)
+            cur.execute(
+                self._sql("INSERT INTO outbox (request_id, link_id) VALUES (?, ?)"),
+                (str(request_id), link_id),
+            )
+            return reservation, keys
 
-    def deliver_to_master(self, request_id: uuid.UUID) -> list[DeliveredKey]:
-        """Read and wipe the keys of a reserved request; they now live only with the master SAE."""
+    def pending(self, link_id: str, limit: int) -> list[Reservation]:
+        """Return up to ``limit`` delivery records of ``link_id`` the peer has not confirmed, oldest first."""
+        with self._transaction() as cur:
+            cur.execute(
+                self._sql("SELECT request_id FROM outbox WHERE link_id = ? ORDER BY seq LIMIT ?"),
+                (link_id, limit),
+            )
+            return self._load(cur, [row[0] for row in cur.fetchall()])
+
+    def confirm(self, request_ids: Sequence[uuid.UUID]) -> None:
+        """Drop delivery records from the outbox: the peer holds them durably."""
+        ids = [str(r) for r in request_ids]
+        if ids:
+            with self._transaction() as cur:
+                cur.execute(self._sql(f"DELETE FROM outbox WHERE request_id IN ({_marks(ids)})"), ids)
+
+    def lookup(self, link_id: str, key_ids: Sequence[uuid.UUID]) -> list[Reservation]:
+        """Return the delivery records on ``link_id`` that contain any of ``key_ids`` (for a pull)."""
+        ids = [str(k) for k in key_ids]
         with self._transaction() as cur:
             cur.execute(
                 self._sql(
-                    "SELECT key_id, size_bits FROM keys "
-                    "WHERE request_id = ? AND role = 0 AND state = 1 ORDER BY ord"
+                    "SELECT DISTINCT request_id FROM keys WHERE role = 0 AND link_id = ? "
+                    f"AND key_id IN ({_marks(ids)})"
                 ),
-                (str(request_id),),
+                (link_id, *ids),
             )
-            keys = cur.fetchall()
-            if not keys:
-                raise PeerError(f"request {request_id} has no reserved keys left to deliver")
-            delivered = self._read_keys(cur, [(k[0], int(k[1])) for k in keys])
-            self._wipe_keys(cur, [k[0] for k in keys])
-            return delivered
-
-    def abandon(self, request_id: uuid.UUID) -> int:
-        """Wipe the keys of a request that no SAE has received (state RESERVED); return their number."""
-        with self._transaction() as cur:
-            cur.execute(
-                self._sql("SELECT key_id FROM keys WHERE request_id = ? AND state = 1"), (str(request_id),)
-            )
-            key_ids = [row[0] for row in cur.fetchall()]
-            self._wipe_keys(cur, key_ids)
-            return len(key_ids)
-
-    def open_requests(self) -> list[uuid.UUID]:
-        """Return master-side requests still reserved: started, never delivered."""
-        with self._transaction() as cur:
-            cur.execute(self._sql("SELECT DISTINCT request_id FROM keys WHERE role = 0 AND state = 1"))
-            return [uuid.UUID(row[0]) for row in cur.fetchall()]
+            return self._load(cur, [row[0] for row in cur.fetchall()])
 
     # -- the slave side ---------------------------------------------------------------------------------
 
     def accept(self, reservation: Reservation) -> None:
-        """Bind our copies of the peer's units to its keys; a repeated request is accepted once."""
+        """Bind our copies of the peer's units to its keys; a repeated record is accepted once."""
         with self._transaction() as cur:
             cur.execute(
                 self._sql("SELECT count(*) FROM keys WHERE request_id = ?"), (str(reservation.request_id),)
@@ -179,21 +219,19 @@ class SqlKeyStore(ABC):
             if int(cur.fetchall()[0][0]) == len(reservation.keys):
                 return
             unit_ids = [str(u) for plan in reservation.keys for u in plan.unit_ids]
-            cur.execute(
-                self._sql(
-                    f"SELECT count(*) FROM units WHERE unit_id IN ({_marks(unit_ids)}) "
-                    "AND link_id = ? AND owned = 0 AND state = 0"
-                ),
-                (*unit_ids, reservation.link_id),
-            )
-            found = int(cur.fetchall()[0][0])
+            found = len(self._free_peer_units(cur, unit_ids, reservation.link_id))
             if found != len(unit_ids):
                 raise PeerError(
                     f"{len(unit_ids) - found} of {len(unit_ids)} units of request {reservation.request_id} "
                     "are not free here",
                     [{"link_id": reservation.link_id, "units_missing": len(unit_ids) - found}],
                 )
-            self._bind(cur, reservation, _SLAVE_SIDE)
+            self._bind(cur, reservation, _SLAVE_SIDE, UnitState.RESERVED)
+
+    def awaiting(self, key_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+        """Return the key_IDs that name free units the peer allocates: keys it may have delivered already."""
+        with self._transaction() as cur:
+            return [uuid.UUID(u) for u in self._free_peer_units(cur, [str(k) for k in key_ids])]
 
     def take(self, key_ids: Sequence[uuid.UUID], *, master_sae: str, caller: str) -> list[DeliveredKey]:
         """Deliver ``key_ids`` to ``caller``, all or none; wipe each key once every slave has it."""
@@ -214,33 +252,87 @@ class SqlKeyStore(ABC):
 
     # -- private helpers --------------------------------------------------------------------------------
 
-    def _bind(self, cur: Cursor, reservation: Reservation, role: int) -> None:
-        now = time.time()
-        slaves = json.dumps(list(reservation.slave_saes))
+    def _bind(self, cur: Cursor, reservation: Reservation, role: int, state: UnitState) -> None:
+        """Write the key rows of a record and point its units at them; consumed units are wiped as well."""
+        now, slaves = time.time(), json.dumps(list(reservation.slave_saes))
+        request, link, master = str(reservation.request_id), reservation.link_id, reservation.master_sae
+        wipe = (
+            f", nonce = {self._zeros('nonce')}, material = {self._zeros('material')}"
+            if state == UnitState.CONSUMED
+            else ""
+        )
         cur.executemany(
             self._sql(
                 "INSERT INTO keys (key_id, request_id, ord, link_id, role, master_sae, slaves, served, "
-                "size_bits, state, created_s) VALUES (?, ?, ?, ?, ?, ?, ?, '[]', ?, 1, ?)"
+                "size_bits, state, created_s) VALUES (?, ?, ?, ?, ?, ?, ?, '[]', ?, ?, ?)"
             ),
             [
-                (
-                    str(p.key_id),
-                    str(reservation.request_id),
-                    i,
-                    reservation.link_id,
-                    role,
-                    reservation.master_sae,
-                    slaves,
-                    p.size_bits,
-                    now,
-                )
+                (str(p.key_id), request, i, link, role, master, slaves, p.size_bits, int(state), now)
                 for i, p in enumerate(reservation.keys)
             ],
         )
         cur.executemany(
-            self._sql("UPDATE units SET state = 1, key_id = ?, pos = ? WHERE unit_id = ?"),
-            [(str(p.key_id), j, str(u)) for p in reservation.keys for j, u in enumerate(p.unit_ids)],
+            self._sql(f"UPDATE units SET state = ?, key_id = ?, pos = ?{wipe} WHERE unit_id = ?"),
+            [
+                (int(state), str(p.key_id), j, str(u))
+                for p in reservation.keys
+                for j, u in enumerate(p.unit_ids)
+            ],
         )
+
+    def _free_peer_units(self, cur: Cursor, unit_ids: list[str], link_id: str | None = None) -> list[str]:
+        """Return the ``unit_ids`` that are free units the peer allocates (on ``link_id`` if given).
+
+        The rows are found by their unique unit_id and filtered here: given the state columns as well,
+        SQLite's planner may pick the free-unit index and scan every free unit of the link.
+        """
+        cur.execute(
+            self._sql(
+                f"SELECT unit_id, link_id, owned, state FROM units WHERE unit_id IN ({_marks(unit_ids)})"
+            ),
+            unit_ids,
+        )
+        return [
+            unit_id
+            for unit_id, link, owned, state in cur.fetchall()
+            if owned == 0 and state == UnitState.AVAILABLE and link_id in (None, link)
+        ]
+
+    def _load(self, cur: Cursor, request_ids: list[str]) -> list[Reservation]:
+        """Rebuild master-side delivery records from their key rows and unit positions."""
+        if not request_ids:
+            return []
+        cur.execute(
+            self._sql(
+                "SELECT k.request_id, k.link_id, k.master_sae, k.slaves, k.key_id, k.size_bits, u.unit_id "
+                "FROM keys k JOIN units u ON u.key_id = k.key_id "
+                f"WHERE k.role = 0 AND k.request_id IN ({_marks(request_ids)}) ORDER BY k.ord, u.pos"
+            ),
+            request_ids,
+        )
+        heads: dict[str, tuple[str, str, str]] = {}
+        plans: dict[str, dict[str, tuple[int, list[uuid.UUID]]]] = {r: {} for r in request_ids}
+        for request, link, master, slaves, key_id, size, unit_id in cur.fetchall():
+            heads[request] = (link, master, slaves)
+            plans[request].setdefault(key_id, (int(size), []))[1].append(uuid.UUID(unit_id))
+        return [
+            Reservation(
+                uuid.UUID(r),
+                heads[r][0],
+                heads[r][1],
+                tuple(json.loads(heads[r][2])),
+                tuple(KeyPlan(uuid.UUID(k), tuple(units), size) for k, (size, units) in plans[r].items()),
+            )
+            for r in request_ids
+            if r in heads
+        ]
+
+    def _open_units(self, rows: Sequence[Any], size_bits: int) -> bytes:
+        parts = [
+            self._master_key.open(bytes(nonce), bytes(sealed), unit_id.encode())
+            for unit_id, nonce, sealed in rows
+        ]
+        return join_units(parts, size_bits)
 
     def _read_keys(self, cur: Cursor, keys: list[tuple[str, int]]) -> list[DeliveredKey]:
         ids = [k for k, _ in keys]
@@ -251,10 +343,10 @@ class SqlKeyStore(ABC):
             ),
             ids,
         )
-        parts: dict[str, list[bytes]] = {k: [] for k in ids}
+        parts: dict[str, list[Any]] = {k: [] for k in ids}
         for key_id, unit_id, nonce, sealed in cur.fetchall():
-            parts[key_id].append(self._master_key.open(bytes(nonce), bytes(sealed), unit_id.encode()))
-        return [DeliveredKey(uuid.UUID(k), join_units(parts[k], size)) for k, size in keys]
+            parts[key_id].append((unit_id, nonce, sealed))
+        return [DeliveredKey(uuid.UUID(k), self._open_units(parts[k], size)) for k, size in keys]
 
     def _wipe_keys(self, cur: Cursor, key_ids: list[str]) -> None:
         if not key_ids:
@@ -282,9 +374,6 @@ class SqlKeyStore(ABC):
             )
             cur.execute(self._sql("UPDATE units SET state = ? WHERE key_id = ?"), (state, row[0]))
         self._wipe_keys(cur, finished)
-
-    def _zeros(self, column: str) -> str:
-        return f"zeroblob(length({column}))"
 
 
 def _marks(items: Sequence[object]) -> str:

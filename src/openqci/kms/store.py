@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Protocol
 
 from openqci.kms.records import DeliveredKey, Reservation
@@ -22,6 +23,13 @@ class KeyStore(Protocol):
     A crash at any point leaves every unit in exactly one state; no method can hand the same unit out twice.
     """
 
+    def group(self) -> AbstractContextManager[None]:
+        """Make the calls of this thread inside the block savepoints of one transaction, committed at its end.
+
+        A call that raises rolls back only its own savepoint; nothing is durable before the block ends.
+        """
+        ...
+
     def add_block(self, block: KeyBlock, *, unit_bits: int, parity: int) -> int:
         """Cut ``block`` into units and store them; units whose index has ``parity`` are ours to allocate.
 
@@ -33,7 +41,7 @@ class KeyStore(Protocol):
         """Return how many units of ``link_id`` this end may still allocate."""
         ...
 
-    def reserve(
+    def deliver(
         self,
         *,
         request_id: uuid.UUID,
@@ -43,28 +51,35 @@ class KeyStore(Protocol):
         number: int,
         size_bits: int,
         unit_bits: int,
-    ) -> Reservation:
-        """Reserve units for ``number`` keys of ``size_bits`` (master side); KeyShortageError if short."""
+    ) -> tuple[Reservation, list[DeliveredKey]]:
+        """Master side, one transaction: take units for ``number`` keys, read and wipe them, queue the record.
+
+        Raises KeyShortageError, changing nothing, when the pool is short.
+        """
+        ...
+
+    def pending(self, link_id: str, limit: int) -> list[Reservation]:
+        """Return delivery records of ``link_id`` not yet confirmed by the peer, oldest first."""
+        ...
+
+    def confirm(self, request_ids: Sequence[uuid.UUID]) -> None:
+        """Forget delivery records the peer now holds durably."""
+        ...
+
+    def lookup(self, link_id: str, key_ids: Sequence[uuid.UUID]) -> list[Reservation]:
+        """Return the master-side delivery records on ``link_id`` holding any of ``key_ids``."""
         ...
 
     def accept(self, reservation: Reservation) -> None:
-        """Bind the peer's reservation to our copies of its units (slave side); idempotent per request."""
+        """Bind the peer's delivery record to our copies of its units (slave side); idempotent per request."""
         ...
 
-    def deliver_to_master(self, request_id: uuid.UUID) -> list[DeliveredKey]:
-        """Return the keys of a reserved request and wipe them here: the master SAE now holds them."""
-        ...
-
-    def abandon(self, request_id: uuid.UUID) -> int:
-        """Wipe every key of a request that no SAE has received yet; return how many keys were wiped."""
+    def awaiting(self, key_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+        """Return the key_IDs that are free units allocated by the peer: possibly delivered, not yet told."""
         ...
 
     def take(self, key_ids: Sequence[uuid.UUID], *, master_sae: str, caller: str) -> list[DeliveredKey]:
         """Deliver keys to a slave SAE, all or none, each key at most once per slave."""
-        ...
-
-    def open_requests(self) -> list[uuid.UUID]:
-        """Return the requests reserved on the master side and never delivered (for crash recovery)."""
         ...
 
     def close(self) -> None:

@@ -65,6 +65,17 @@ class ClientCertProtocol(HttpToolsProtocol):
         super().on_message_begin()
         self.scope["extensions"] = {"tls": self._tls}  # type: ignore[dict-item]
 
+    def shutdown(self) -> None:
+        """Drop an idle connection at once when the server stops; let a request in progress finish.
+
+        A graceful TLS close waits for the client's close_notify, and a peer KME's idle pooled connection
+        never sends one until that KME stops too: two KMEs stopping together would each wait 30 s.
+        """
+        if self.cycle is None or self.cycle.response_complete:
+            self.transport.abort()
+        else:
+            super().shutdown()
+
 
 def with_client_certificate(app: ASGIApp, pem: str | None) -> ASGIApp:
     """Wrap ``app`` so every request looks as if it came over mutual TLS with certificate ``pem``."""

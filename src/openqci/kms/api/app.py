@@ -31,10 +31,8 @@ _log = logging.getLogger(__name__)
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
-def create_app(
-    manager: KeyManager, directory: Directory, local_saes: frozenset[str], *, lifespan: Lifespan | None = None
-) -> FastAPI:
-    """Return the ASGI app of one KME serving ``local_saes`` through ``manager``."""
+def create_app(manager: KeyManager, directory: Directory, *, lifespan: Lifespan | None = None) -> FastAPI:
+    """Return the ASGI app of one KME serving its SAEs through ``manager``."""
     app = FastAPI(
         title=f"OpenQCI KME {manager.kme_id}",
         summary="ETSI GS QKD 014 V1.1.1 key delivery",
@@ -43,7 +41,6 @@ def create_app(
     )
     app.state.manager = manager
     app.state.directory = directory
-    app.state.local_saes = local_saes
     app.include_router(etsi014.router)
     app.include_router(kx.router)
     app.add_exception_handler(KmsError, _kms_error)

@@ -1,29 +1,29 @@
-"""The KME-to-KME router: a peer KME (identified by its client certificate) binds or voids reservations."""
+"""The KME-to-KME router: a peer KME, known by its client certificate, pushes or pulls delivery records."""
 
 from __future__ import annotations
 
-import uuid
-
 from fastapi import APIRouter
 
-from openqci.kms.api.deps import CallerKme, LocalSaes, Manager
-from openqci.kms.api.kx_models import ReservationMessage
+from openqci.kms.api.deps import CallerKme, Manager
+from openqci.kms.api.kx_models import Confirmation, DeliveryBatch, PullRequest, ReservationMessage
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/kme/v1", tags=["KME to KME"], include_in_schema=False)
 
 
-@router.post("/reservations")
-async def accept_reservation(
-    message: ReservationMessage, peer: CallerKme, manager: Manager, saes: LocalSaes
-) -> dict[str, str]:
-    """Bind the peer's reservation to our copies of its units before the peer answers its SAE."""
-    manager.accept_from_peer(peer, message.to_reservation(), saes)
-    return {"request_id": str(message.request_id), "status": "reserved"}
+@router.post("/deliveries")
+async def accept_deliveries(batch: DeliveryBatch, peer: CallerKme, manager: Manager) -> Confirmation:
+    """Bind the peer's delivery records here; confirm those held durably, so the peer drops them."""
+    records = [m.to_reservation() for m in batch.records]
+    accepted = await manager.accept_from_peer(peer, records)
+    done = set(accepted)
+    refused = [{"request_id": str(r.request_id)} for r in records if r.request_id not in done]
+    return Confirmation(accepted=accepted, refused=refused)
 
 
-@router.post("/reservations/{request_id}/void")
-async def void_reservation(request_id: uuid.UUID, peer: CallerKme, manager: Manager) -> dict[str, str | int]:
-    """Wipe a reservation the peer never delivered to its master SAE."""
-    return {"request_id": str(request_id), "keys_wiped": manager.void_from_peer(peer, request_id)}
+@router.post("/deliveries/pull")
+async def pull_deliveries(request: PullRequest, peer: CallerKme, manager: Manager) -> DeliveryBatch:
+    """Return the records of key_IDs a slave SAE asked the peer for before the push reached it."""
+    records = await manager.records_for_peer(peer, request.key_ids)
+    return DeliveryBatch(records=[ReservationMessage.from_reservation(r) for r in records])
