@@ -11,7 +11,8 @@ import typer
 from openqci.commands.output import console, fail, print_json
 
 if TYPE_CHECKING:
-    from openqci.space import Pass, PassKey, Satellite
+    from openqci.network.pass_link import PassLinkReport
+    from openqci.space import GroundStation, Pass, PassKey, Satellite, SpaceMission
 
 __all__ = ["app"]
 
@@ -72,6 +73,11 @@ def pass_key(
         bool, typer.Option("--aggregate", help="All passes as one finite-key block.")
     ] = False,
     plot: Annotated[Path | None, typer.Option("--plot", help="PNG of the best pass against time.")] = None,
+    simulate: Annotated[
+        bool,
+        typer.Option("--simulate", help="Also run the link engine over each pass and print its final key."),
+    ] = False,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed of --simulate's generator.")] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Secret key per pass (finite-key decoy BB84) for a mission preset over a ground station."""
@@ -98,7 +104,23 @@ def pass_key(
             title=f"{found[best][1].satellite} over {site.name}",
         )
     block = key_of_block(mission, site, tracks) if aggregate and tracks else None
-    _report_keys(mission.name, [p for _, p in found], keys, block, json_output)
+    simulated = _simulate(mission, site, found, seed) if simulate else None
+    _report_keys(mission.name, [p for _, p in found], keys, block, json_output, simulated)
+
+
+def _simulate(
+    mission: SpaceMission, site: GroundStation, found: list[tuple[Satellite, Pass]], seed: int | None
+) -> list[PassLinkReport]:
+    """The link engine over every pass, each with its own stream spawned from ``--seed``."""
+    import numpy as np
+
+    from openqci.network.pass_link import run_pass_link
+
+    streams = np.random.default_rng(seed).spawn(len(found))
+    return [
+        run_pass_link(mission, sat, site, window, rng=rng)
+        for (sat, window), rng in zip(found, streams, strict=True)
+    ]
 
 
 def _satellites_and_start(tle: Path, start: str | None) -> tuple[list[Satellite], datetime]:
@@ -161,9 +183,16 @@ def _key_record(key: PassKey) -> dict[str, Any]:
 
 
 def _report_keys(
-    mission: str, found: list[Pass], keys: list[PassKey], block: PassKey | None, json_output: bool
+    mission: str,
+    found: list[Pass],
+    keys: list[PassKey],
+    block: PassKey | None,
+    json_output: bool,
+    simulated: list[PassLinkReport] | None = None,
 ) -> None:
     records = [_pass_record(p) | _key_record(k) for p, k in zip(found, keys, strict=True)]
+    for record, report in zip(records, simulated or [], strict=False):
+        record["simulated"] = report.record()
     if json_output:
         document: dict[str, Any] = {"preset": mission, "passes": records}
         if block is not None:
@@ -172,20 +201,34 @@ def _report_keys(
         return
     from rich.table import Table
 
-    table = Table("start (UTC)", "max el (deg)", "duration (s)", "loss (dB)", "sifted bits", "secret bits")
+    columns = ["start (UTC)", "max el (deg)", "duration (s)", "loss (dB)", "sifted bits", "secret bits"]
+    if simulated is not None:
+        columns += ["X-key expected", "X-key simulated"]
+    table = Table(*columns)
     for r in records:
         loss = f"{r['loss_db_min']:.1f}-{r['loss_db_max']:.1f}"
-        table.add_row(
+        cells = [
             r["start"][:19],
             f"{r['max_elevation_deg']:.1f}",
             f"{r['duration_s']:.0f}",
             loss,
             f"{r['sifted_bits']:,}",
             f"{r['secret_key_bits']:,}",
-        )
+        ]
+        if "simulated" in r:
+            run = r["simulated"]
+            cells += [f"{run['expected_key_bits']:,}", _simulated_cell(run)]
+        table.add_row(*cells)
     console.print(table)
     if block is not None:
         console.print(f"all {block.passes} passes as one block: {block.secret_key_bits:,} secret bits")
+
+
+def _simulated_cell(run: dict[str, Any]) -> str:
+    """The engine's final key, or why the pass made none."""
+    if run["abort_reason"] is not None:
+        return f"0 ({run['abort_reason']})"
+    return f"{run['final_key_bits']:,}" + ("" if run["keys_identical"] else " (keys differ)")
 
 
 def _print_passes(found: list[Pass]) -> None:

@@ -86,6 +86,7 @@ from openqci.link.session import (
     BlockOutcome,
     LinkConfig,
     LinkSession,
+    TransmissionSlice,
 )
 from openqci.link.sifting import (
     SiftedKey,
@@ -136,6 +137,7 @@ __all__ = [
     "ReconciliationResult",
     "SiftedKey",
     "TamperingChannel",
+    "TransmissionSlice",
     "amplify_privacy",
     "estimate_parameters",
     "honest_groups",

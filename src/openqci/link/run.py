@@ -17,7 +17,7 @@ from openqci.link.errors import InvalidLinkParameterError, ReconcilerUnavailable
 from openqci.link.eve import ClassicalTampering, parse_eavesdropper
 from openqci.link.reconciliation import Reconciler
 from openqci.link.session import BlockOutcome, LinkConfig, LinkSession
-from openqci.physics.channels import fibre_transmittance
+from openqci.physics.channels import FibreChannel
 from openqci.physics.detection import expected_detection
 from openqci.physics.presets import get_preset
 
@@ -104,7 +104,8 @@ def run_link(
     if duration_s <= 0 or distance_km < 0:
         raise InvalidLinkParameterError("duration_s must be > 0 and distance_km >= 0")
     system = get_preset(preset)
-    transmittance = float(fibre_transmittance(distance_km, system.fibre_attenuation_db_per_km))
+    fibre = FibreChannel(distance_km, system.fibre_attenuation_db_per_km)
+    transmittance = float(fibre.transmittance(0.0))
     pulses = round(duration_s * system.source.repetition_rate_hz)
     gains = expected_detection(system, transmittance, np.array(system.source.intensities)).gain
     sifted_per_pulse = float(np.dot(system.source.probabilities, gains)) * system.basis_prob_x**2
@@ -118,7 +119,7 @@ def run_link(
     )
     config = LinkConfig(
         system,
-        transmittance,
+        fibre,
         make_reconciler(reconciliation),
         link_id=f"{preset}-{distance_km:g}km",
         block_bits=block_bits,

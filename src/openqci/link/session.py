@@ -1,7 +1,13 @@
 """A QKD link as a stream of blocks: sample, sift, estimate, reconcile, verify, amplify, authenticate.
 
-Each block is an independent stretch of transmission sized so that about ``block_bits`` sifted key-basis
-bits are expected. It yields either the same :class:`~openqci.link.keyblock.KeyBlock` at both ends or an
+The quantum channel is a physics :class:`~openqci.physics.channels.Channel` whose transmittance may change
+with time (a satellite pass), or a plain transmittance for one that does not (a fibre). The session keeps
+a simulated clock and samples transmission in *slices*: each slice lasts at most ``slice_s`` seconds and
+uses the channel's transmittance at its midpoint, so a pass whose loss moves by 10 dB over minutes is
+sampled second by second. A block is either a fixed number of pulses (``block_pulses``: a whole pass, or a
+fixed duration) or as many slices as it takes to gather ``block_bits`` sifted key-basis bits; nothing
+assumes the transmittance stays where it was. Each block is an independent stretch of transmission and
+yields either the same :class:`~openqci.link.keyblock.KeyBlock` at both ends or an
 :class:`AbortReason` and no key. The checks come in the order a real system runs them: authentication
 of the sifting messages, QBER threshold and decoy consistency, error correction, verification, the
 finite-key bound with the bits actually leaked, and authentication of the rest of the conversation
@@ -18,7 +24,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from openqci.link.auth import MERSENNE_61, AuthKeyPool, polynomial_digest
 from openqci.link.channel import ClassicalChannel, End
@@ -31,11 +37,14 @@ from openqci.link.reconciliation import Reconciler
 from openqci.link.sampler import sample_detections
 from openqci.link.sifting import SiftedKey, sift
 from openqci.link.verification import verification_tag, verification_tag_bits
+from openqci.physics.channels import Channel, transmittance_to_db
+from openqci.physics.detection import expected_detection
 from openqci.physics.devices import QkdSystem
 
-__all__ = ["AbortReason", "BlockOutcome", "LinkConfig", "LinkSession"]
+__all__ = ["AbortReason", "BlockOutcome", "LinkConfig", "LinkSession", "TransmissionSlice"]
 
-_MAX_DETECTIONS_PER_DRAW = 1 << 22
+_MAX_DETECTIONS_PER_DRAW = 1 << 21
+_TOP_UP_FRACTION = 1 / 256  # smallest slice a block gathering bits asks for, as a share of block_bits
 
 
 class AbortReason(Enum):
@@ -53,31 +62,76 @@ class AbortReason(Enum):
 class LinkConfig:
     """Everything that defines a link run: devices, channel, block size and security parameters.
 
-    ``qber_threshold`` is the test-basis error rate above which a block is dropped before error
-    correction; ``auth_key_bits`` is the pre-shared key each end starts with.
+    Attributes
+    ----------
+    system
+        Source, detectors, receiver and misalignment.
+    quantum_channel
+        A :class:`~openqci.physics.channels.Channel` (``time_s`` counts seconds from the start of the
+        link), or a transmittance in (0, 1] for a channel that does not change, such as a fibre span.
+    reconciler
+        The error-correction method.
+    block_bits
+        Sifted key-basis bits a block gathers, slice after slice, when ``block_pulses`` is not given
+        (a block waits for as long as the channel takes: over a satellite pass, prefer ``block_pulses``).
+    frame_bits
+        Bits per reconciler call. ``None`` takes the reconciler's own ``frame_bits`` attribute (Cascade
+        has one), or hands it the whole block when it has none (LDPC frames the block itself).
+    qber_threshold
+        Test-basis error rate above which a block is dropped before error correction.
+    auth_key_bits
+        Pre-shared authentication key each end starts with.
+    block_pulses
+        Pulses per block (a whole pass, or a fixed duration); overrides ``block_bits``.
+    slice_s
+        Longest stretch of transmission sampled with one transmittance.
     """
 
     system: QkdSystem
-    channel_transmittance: float
+    quantum_channel: Channel | float
     reconciler: Reconciler
     link_id: str = "link"
     block_bits: int = 1 << 20
-    frame_bits: int = 1 << 17
+    frame_bits: int | None = None
     epsilon_sec: float = 1e-10
     epsilon_cor: float = 1e-15
     qber_threshold: float = 0.11
     auth_key_bits: int = 1 << 16
     block_pulses: int | None = None
+    slice_s: float = 1.0
 
     def __post_init__(self) -> None:
         if len(self.system.source.intensities) != 3:
             raise InvalidLinkParameterError(
                 "the link runs three-intensity decoy BB84 (signal, decoy, weakest)"
             )
-        if self.block_bits < 1024 or self.frame_bits < 64:
+        if self.block_bits < 1024 or (self.frame_bits is not None and self.frame_bits < 64):
             raise InvalidLinkParameterError("block_bits must be >= 1024 and frame_bits >= 64")
-        if self.channel_transmittance <= 0.0:
-            raise InvalidLinkParameterError("the channel transmittance must be > 0")
+        if self.block_pulses is not None and self.block_pulses < 1:
+            raise InvalidLinkParameterError("block_pulses must be >= 1 (or None to gather block_bits)")
+        if not self.slice_s > 0.0:
+            raise InvalidLinkParameterError(f"slice_s must be > 0 seconds, got {self.slice_s!r}")
+        if isinstance(self.quantum_channel, Channel):
+            return
+        if not isinstance(self.quantum_channel, float | int) or not 0.0 < self.quantum_channel <= 1.0:
+            raise InvalidLinkParameterError(
+                "quantum_channel must be a physics Channel or a transmittance in (0, 1], "
+                f"got {self.quantum_channel!r}"
+            )
+
+
+@dataclass(frozen=True)
+class TransmissionSlice:
+    """One slice of a block's transmission, sampled with the channel's transmittance at its midpoint.
+
+    ``start_s`` counts seconds from the start of the link, as the channel's ``time_s`` does.
+    """
+
+    start_s: float
+    duration_s: float
+    pulses: int
+    detections: int
+    sifted_bits: int
 
 
 @dataclass
@@ -86,6 +140,7 @@ class BlockOutcome:
 
     pulses_sent: int
     duration_s: float
+    start_s: float = 0.0
     detections: int = 0
     sifted_bits: int = 0
     qber: float = 0.0
@@ -98,6 +153,7 @@ class BlockOutcome:
     abort_reason: AbortReason | None = None
     keys: tuple[KeyBlock, KeyBlock] | None = None
     estimate: ParameterEstimate | None = field(default=None, repr=False)
+    slices: tuple[TransmissionSlice, ...] = field(default=(), repr=False)
 
     @property
     def keys_identical(self) -> bool | None:
@@ -124,8 +180,18 @@ class LinkSession:
         # parallel with processing this one gives the same run as doing both in turn.
         self._quantum_rng, self._rng = rng.spawn(2)
         self.pools = {End.ALICE: AuthKeyPool(shared), End.BOB: AuthKeyPool(shared)}
-        self.block_pulses = self._pulses_per_block()
+        self._quantum_channel: Channel = (
+            config.quantum_channel
+            if isinstance(config.quantum_channel, Channel)
+            else _FixedChannel(float(config.quantum_channel))
+        )
+        self._pulse_clock = 0  # pulses sent since the start of the link
         self._block_start = 0
+
+    @property
+    def elapsed_s(self) -> float:
+        """Simulated time transmitted so far (blocks already sampled, including one sampled ahead)."""
+        return self._pulse_clock / self.config.system.source.repetition_rate_hz
 
     def stream(self, blocks: int, *, overlap: bool = True) -> Iterator[BlockOutcome]:
         """Run ``blocks`` blocks; the next block's transmission is simulated while this one is processed.
@@ -152,8 +218,13 @@ class LinkSession:
 
     def _process_block(self, transmitted: list[_Slice]) -> BlockOutcome:
         """Everything after transmission: sifting messages, estimation, the classical phase."""
-        rate = self.config.system.source.repetition_rate_hz
-        outcome = BlockOutcome(pulses_sent=self.block_pulses, duration_s=self.block_pulses / rate)
+        records = tuple(piece.record for piece in transmitted)
+        outcome = BlockOutcome(
+            pulses_sent=sum(r.pulses for r in records),
+            duration_s=sum(r.duration_s for r in records),
+            start_s=records[0].start_s,
+            slices=records,
+        )
         views: dict[End, list[bytes]] = {End.ALICE: [], End.BOB: []}
         self._block_start = self.pools[End.ALICE].consumed_bits
         try:
@@ -172,43 +243,64 @@ class LinkSession:
         """Authentication key used so far by the block under way (the same at both ends)."""
         return self.pools[End.ALICE].consumed_bits - self._block_start
 
-    def _pulses_per_block(self) -> int:
-        """Pulses expected to give ``block_bits`` key-basis sifted bits on the honest link."""
-        if self.config.block_pulses is not None:
-            return self.config.block_pulses
-        from openqci.physics.detection import expected_detection
-
-        system = self.config.system
-        gains = expected_detection(
-            system, self.config.channel_transmittance, np.array(system.source.intensities)
-        )
-        per_pulse = float(np.dot(system.source.probabilities, gains.gain)) * system.basis_prob_x**2
-        return max(int(self.config.block_bits / per_pulse), 1)
-
     def _transmit(self) -> list[_Slice]:
-        """Sample the block's detections in slices and sift them (no messages yet; safe in a worker)."""
-        system, slices = self.config.system, []
-        count = max(1, int(np.ceil(self.block_pulses * 0.05 / _MAX_DETECTIONS_PER_DRAW)))
-        for share in np.diff(np.linspace(0, self.block_pulses, count + 1).astype(np.int64)):
-            events = sample_detections(
-                system,
-                self.config.channel_transmittance,
-                int(share),
-                attack=self.attack,
-                rng=self._quantum_rng,
-            )
-            bob_message = np.packbits(events.bob_basis).tobytes()
-            alice_message = np.packbits(events.alice_basis).tobytes() + events.intensity.tobytes()
-            sifted = sift(events, len(system.source.intensities))
-            slices.append(_Slice(events.detections, bob_message, alice_message, sifted))
+        """Sample and sift the block's slices (no messages yet; safe in a worker, one block at a time)."""
+        slices: list[_Slice] = []
+        sent = kept = 0
+        while not self._block_complete(sent, kept):
+            pulses = self._slice_pulses(sent, kept)
+            slices.append(self._sample_slice(pulses))
+            sent, kept = sent + pulses, kept + slices[-1].sifted.size
         return slices
+
+    def _block_complete(self, sent: int, kept: int) -> bool:
+        """A block ends after ``block_pulses`` pulses, or once it holds ``block_bits`` sifted bits."""
+        if self.config.block_pulses is not None:
+            return sent >= self.config.block_pulses
+        return kept >= self.config.block_bits
+
+    def _slice_pulses(self, sent: int, kept: int) -> int:
+        """Pulses of the next slice: at most ``slice_s``, a bounded number of detections, the block's rest.
+
+        The expected click rate at the slice's start only sizes the slice (the simulation's business,
+        not the ends'); a block gathering bits asks for what it still lacks, or a small top-up.
+        """
+        config, system = self.config, self.config.system
+        rate = system.source.repetition_rate_hz
+        eta = float(self._quantum_channel.transmittance(self._pulse_clock / rate))
+        gains = expected_detection(system, eta, np.array(system.source.intensities)).gain
+        clicks = float(np.dot(system.source.probabilities, gains))
+        limit = max(1, round(config.slice_s * rate))
+        if clicks > 0:
+            limit = min(limit, max(1, int(_MAX_DETECTIONS_PER_DRAW / clicks)))
+        if config.block_pulses is not None:
+            return min(limit, config.block_pulses - sent)
+        wanted = max(config.block_bits - kept, config.block_bits * _TOP_UP_FRACTION)
+        sifted_per_pulse = clicks * system.basis_prob_x**2
+        if sifted_per_pulse <= 0:
+            return limit
+        return min(limit, max(1, int(np.ceil(wanted / sifted_per_pulse))))
+
+    def _sample_slice(self, pulses: int) -> _Slice:
+        """Detections of ``pulses`` pulses at the channel's transmittance in the middle of the slice."""
+        system = self.config.system
+        rate = system.source.repetition_rate_hz
+        start_s, duration_s = self._pulse_clock / rate, pulses / rate
+        eta = float(self._quantum_channel.transmittance(start_s + duration_s / 2))
+        events = sample_detections(system, eta, pulses, attack=self.attack, rng=self._quantum_rng)
+        self._pulse_clock += pulses
+        bob_message = np.packbits(events.bob_basis).tobytes()
+        alice_message = np.packbits(events.alice_basis).tobytes() + events.intensity.tobytes()
+        sifted = sift(events, len(system.source.intensities))
+        record = TransmissionSlice(start_s, duration_s, pulses, events.detections, sifted.size)
+        return _Slice(record, bob_message, alice_message, sifted)
 
     def _announce(
         self, outcome: BlockOutcome, views: dict[End, list[bytes]], slices: list[_Slice]
     ) -> SiftedKey:
         """Exchange the sifting messages of every slice and the test-basis counts."""
         for piece in slices:
-            outcome.detections += piece.detections
+            outcome.detections += piece.record.detections
             self._exchange(views, End.BOB, piece.bob_message)
             self._exchange(views, End.ALICE, piece.alice_message)
         sifted = _concatenate([piece.sifted for piece in slices])
@@ -272,7 +364,7 @@ class LinkSession:
         self, outcome: BlockOutcome, sifted: SiftedKey, views: dict[End, list[bytes]]
     ) -> NDArray[np.bool_]:
         """Error-correct the block frame by frame; leakage and round trips add up."""
-        frame, pieces = self.config.frame_bits, []
+        frame, pieces = self._frame_bits(sifted.size), []
         for start in range(0, sifted.size, frame):
             result = self.config.reconciler.reconcile(
                 sifted.alice_bits[start : start + frame],
@@ -291,6 +383,13 @@ class LinkSession:
         ideal = sifted.size * float(binary_entropy(outcome.qber))
         outcome.ec_efficiency = outcome.leaked_ec_bits / ideal if ideal > 0 else float("nan")
         return corrected
+
+    def _frame_bits(self, block_size: int) -> int:
+        """Bits per reconciler call: the config's, the reconciler's own, or the whole block."""
+        if self.config.frame_bits is not None:
+            return self.config.frame_bits
+        preferred = getattr(self.config.reconciler, "frame_bits", None)
+        return int(preferred) if isinstance(preferred, int) and preferred > 0 else max(block_size, 1)
 
     def _verify(
         self, alice_bits: NDArray[np.bool_], corrected: NDArray[np.bool_], views: dict[End, list[bytes]]
@@ -360,10 +459,25 @@ class LinkSession:
 
 
 @dataclass(frozen=True)
-class _Slice:
-    """One slice of a block's transmission: its click count, both sifting messages, its sifted key."""
+class _FixedChannel:
+    """A channel whose transmittance never changes: what a plain number in :class:`LinkConfig` means."""
 
-    detections: int
+    fixed_transmittance: float
+
+    def transmittance(self, time_s: ArrayLike) -> NDArray[np.float64]:
+        """The fixed transmittance, broadcast to the shape of ``time_s``."""
+        return np.full(np.shape(time_s), self.fixed_transmittance, dtype=np.float64)
+
+    def loss_db(self, time_s: ArrayLike) -> NDArray[np.float64]:
+        """The same, in dB."""
+        return transmittance_to_db(self.transmittance(time_s))
+
+
+@dataclass(frozen=True)
+class _Slice:
+    """One slice of a block's transmission: what both ends can count, both sifting messages, its key."""
+
+    record: TransmissionSlice
     bob_message: bytes
     alice_message: bytes
     sifted: SiftedKey

@@ -108,7 +108,7 @@ def pass_track(
     satellite: Satellite, station: GroundStation, window: Pass, *, step_s: float = 1.0
 ) -> PassTrack:
     """Sample a pass every ``step_s`` seconds from its start to its end (both included)."""
-    count = max(2, int(np.floor(window.duration_s / step_s)) + 1)
+    count = max(2, int(np.ceil(window.duration_s / step_s)) + 1)
     time_s = np.minimum(np.arange(count) * step_s, window.duration_s)
     elevation, azimuth, range_km = look_at(satellite, station, window.start, time_s)
     sun = sun_elevation_deg(station, window.start, time_s)
