@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import scipy.sparse
@@ -9,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from openqci.link.ldpc import (
+    CodeFamily,
     LdpcError,
     LdpcMessage,
     LdpcParameters,
@@ -16,7 +19,15 @@ from openqci.link.ldpc import (
     plan_frames,
     shortening_order,
 )
-from openqci.link.ldpc_codes import LONG_CODES, MOTHER_CODES, SHORT_CODES, build_code, parity_check_dense
+from openqci.link.ldpc_codes import (
+    LONG_CODES,
+    MOTHER_CODES,
+    PEG_SHORT_CODES,
+    SHORT_CODES,
+    PegCodeSpec,
+    build_code,
+    parity_check_dense,
+)
 from openqci.link.ldpc_decoder import LANES, decode_frames, encode_frames
 
 # Efficiency and frame error rate the default parameters are held to at QBER 2 %: the long mother codes are
@@ -231,3 +242,40 @@ def test_lanes_and_scalar_path_agree(rng: np.random.Generator) -> None:
         assert np.array_equal(one, in_lanes[piece])
     converged = np.repeat(lane_iterations >= 0, frame_key_bits)
     assert np.array_equal(in_lanes[converged], alice[converged])
+
+
+def test_peg_codes_have_their_degrees_and_no_four_cycles() -> None:
+    spec = PEG_SHORT_CODES[34]
+    code = build_code(spec)
+    assert code.rate == pytest.approx(spec.rate, abs=1e-4)
+    ones = np.ones(code.col_idx.size, dtype=np.int32)
+    matrix = scipy.sparse.csr_matrix((ones, code.col_idx, code.row_ptr), shape=(code.n_checks, code.n_bits))
+    assert np.array_equal(np.asarray(matrix.sum(axis=0)).ravel(), spec.variable_degrees())
+    overlap = (matrix @ matrix.T).tocoo()
+    assert overlap.data[overlap.row != overlap.col].max() == 1
+    row_degrees = np.diff(code.row_ptr)
+    assert row_degrees.max() - row_degrees.min() <= 2
+
+
+def test_peg_codes_are_rebuilt_identically_from_disk_or_scratch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    spec = PEG_SHORT_CODES[0]
+    built = build_code.__wrapped__(spec)
+    assert len(list((tmp_path / "openqci" / "ldpc").glob("peg-*.npz"))) == 1
+    loaded = build_code.__wrapped__(spec)
+    assert np.array_equal(built.col_idx, loaded.col_idx)
+    assert np.array_equal(built.row_ptr, loaded.row_ptr)
+
+
+def test_peg_family_with_sum_product_corrects_every_error(rng: np.random.Generator) -> None:
+    alice, bob = _noisy_pair(rng, 60_000, 0.02)
+    parameters = LdpcParameters(code_family=CodeFamily.PEG, efficiency_target=1.25)
+    result = LdpcReconciler(parameters).reconcile(alice, bob, 0.02, rng=rng)
+    assert result.converged
+    assert np.array_equal(result.corrected_bits, alice)
+    assert all(
+        isinstance(MOTHER_CODES[m.code_index], PegCodeSpec)
+        for m in LdpcMessage.parse_all(result.public_transcript)
+    )

@@ -9,9 +9,9 @@ reconciliation: an application to QKD", arXiv 1006.2660 (2010), with shortening 
    make ``m / (k h(q)) = f``; the other ``n - k`` positions are *shortened*: set to 0 at both ends.
 2. Alice draws a public seed; both ends derive from it which positions are shortened. Alice sends the
    seed and the ``m``-bit syndrome of every frame in one message.
-3. Bob decodes each frame with layered min-sum (:mod:`openqci.link.ldpc_decoder`). A frame that does not
-   reach Alice's syndrome is left as it was and the result reports ``converged=False``; verification then
-   discards the block.
+3. Bob decodes each frame with layered min-sum or sum-product (:mod:`openqci.link.ldpc_decoder`). A frame
+   that does not reach Alice's syndrome is left as it was and the result reports ``converged=False``;
+   verification then discards the block.
 
 Shortened values are fixed, not key, so they disclose nothing: the leakage is exactly the syndrome bits,
 ``frames * m``. Puncturing (the paper's other knob, raising the rate) is not used: its efficiency gain rests
@@ -21,6 +21,7 @@ The protocol is one-way: one message and no round trip per call, whatever the nu
 
 from __future__ import annotations
 
+import enum
 import math
 import struct
 from dataclasses import dataclass
@@ -29,12 +30,22 @@ import numpy as np
 from numpy.typing import NDArray
 
 from openqci.link.errors import LinkError
-from openqci.link.ldpc_codes import LONG_CODES, MOTHER_CODES, SHORT_CODES, LdpcCodeSpec, build_code
-from openqci.link.ldpc_decoder import decode_frames, encode_frames
+from openqci.link.ldpc_codes import (
+    LONG_CODES,
+    MOTHER_CODES,
+    PEG_LONG_CODES,
+    PEG_SHORT_CODES,
+    SHORT_CODES,
+    CodeSpec,
+    build_code,
+)
+from openqci.link.ldpc_decoder import MIN_SUM, SUM_PRODUCT, decode_frames, encode_frames
 from openqci.link.reconciliation import ReconciliationResult
 from openqci.physics.entropy import binary_entropy
 
 __all__ = [
+    "CheckRule",
+    "CodeFamily",
     "LdpcError",
     "LdpcFrameReport",
     "LdpcMessage",
@@ -52,12 +63,42 @@ class LdpcError(LinkError):
     """LDPC reconciliation was called with input it cannot work on (never raised for a noisy frame)."""
 
 
+class CodeFamily(enum.Enum):
+    """Family of mother codes (:mod:`openqci.link.ldpc_codes`)."""
+
+    STAIRCASE = "staircase"
+    """Random staircase (IRA-shaped) codes with degrees 2, 3 and 8; built in 0.1 s."""
+    PEG = "peg"
+    """BSC-optimised degrees up to 30, built by progressive edge growth; closer to capacity."""
+
+
+class CheckRule(enum.Enum):
+    """Check-node rule of Bob's decoder (:mod:`openqci.link.ldpc_decoder`)."""
+
+    MIN_SUM = MIN_SUM
+    """Normalised min-sum: cheapest per edge."""
+    SUM_PRODUCT = SUM_PRODUCT
+    """Sum-product (belief propagation): what the PEG family is designed for."""
+
+
+_FAMILIES: dict[CodeFamily, tuple[tuple[CodeSpec, ...], tuple[CodeSpec, ...], CheckRule]] = {
+    CodeFamily.STAIRCASE: (LONG_CODES, SHORT_CODES, CheckRule.MIN_SUM),
+    CodeFamily.PEG: (PEG_LONG_CODES, PEG_SHORT_CODES, CheckRule.SUM_PRODUCT),
+}
+"""Long codes, short codes and default check rule of each family."""
+
+
 @dataclass(frozen=True)
 class LdpcParameters:
     """Settings of LDPC reconciliation.
 
     Attributes
     ----------
+    code_family
+        Mother codes to use; both ends must agree, and the message names the code it used.
+    check_rule
+        Bob's check-node rule; ``None`` takes the family's own (min-sum for staircase codes, sum-product
+        for PEG codes).
     efficiency_target
         ``f`` aimed at when choosing the rate; higher leaks more and fails less often. ``None`` takes
         each mother code's ``design_efficiency``.
@@ -67,6 +108,8 @@ class LdpcParameters:
         Layered iterations before a frame is declared not converged.
     """
 
+    code_family: CodeFamily = CodeFamily.STAIRCASE
+    check_rule: CheckRule | None = None
     efficiency_target: float | None = None
     normalisation: float = 0.8
     max_iterations: int = 60
@@ -162,8 +205,11 @@ class LdpcMessage:
 
 
 def plan_frames(
-    n_key_bits: int, qber: float, efficiency_target: float | None = None
-) -> tuple[tuple[LdpcCodeSpec, NDArray[np.int64]], ...]:
+    n_key_bits: int,
+    qber: float,
+    efficiency_target: float | None = None,
+    code_family: CodeFamily = CodeFamily.STAIRCASE,
+) -> tuple[tuple[CodeSpec, NDArray[np.int64]], ...]:
     """Choose mother codes and split ``n_key_bits`` into frames for a QBER and target efficiency.
 
     Long frames (131,072 bits) carry the key; what is left over goes into short frames (32,768 bits) when
@@ -179,6 +225,8 @@ def plan_frames(
         ``f`` aimed at, or ``None`` for each mother code's design efficiency; the measured ``f`` is at least
         this, more where the key does not fill whole frames or where even the highest-rate mother code leaks
         more than asked.
+    code_family
+        Family of the mother codes.
 
     Returns
     -------
@@ -190,7 +238,7 @@ def plan_frames(
     >>> [(spec.n_bits, spec.rate, frames.size) for spec, frames in plan_frames(300_000, 0.02)]
     [(131072, 0.82, 2), (32768, 0.81, 2)]
     """
-    plans = _plan(n_key_bits, qber, efficiency_target)
+    plans = _plan(n_key_bits, qber, efficiency_target, code_family)
     return tuple((MOTHER_CODES[plan.code_index], plan.frame_key_bits) for plan in plans)
 
 
@@ -255,7 +303,8 @@ class LdpcReconciler:
         alice, bob = _checked_bits(alice_bits, bob_bits, qber_estimate)
         public_seed = int(rng.integers(0, 2**63))
         messages, corrected, iterations, start = [], [], [], 0
-        for plan in _plan(alice.size, qber_estimate, self.parameters.efficiency_target):
+        p = self.parameters
+        for plan in _plan(alice.size, qber_estimate, p.efficiency_target, p.code_family):
             stop = start + int(plan.frame_key_bits.sum())
             messages.append(_encode(alice[start:stop], plan, public_seed=public_seed))
             piece, used = self._decode(messages[-1], bob[start:stop], qber_estimate)
@@ -280,6 +329,7 @@ class LdpcReconciler:
         code = build_code(MOTHER_CODES[message.code_index])
         positions = shortening_order(code.n_bits, message.public_seed)
         p = self.parameters
+        rule = p.check_rule if p.check_rule is not None else _FAMILIES[p.code_family][2]
         return decode_frames(
             code.row_ptr,
             code.col_idx,
@@ -290,6 +340,7 @@ class LdpcReconciler:
             math.log((1.0 - qber) / qber),
             p.normalisation,
             p.max_iterations,
+            rule.value,
         )
 
 
@@ -328,22 +379,25 @@ def _checked_bits(
     return np.ascontiguousarray(alice), np.ascontiguousarray(bob)
 
 
-def _plan(n_key_bits: int, qber: float, efficiency_target: float | None) -> tuple[_FramePlan, ...]:
+def _plan(
+    n_key_bits: int, qber: float, efficiency_target: float | None, family: CodeFamily
+) -> tuple[_FramePlan, ...]:
     """Long frames for the bulk of the key, short ones for a remainder if that leaks less."""
     entropy = float(binary_entropy(qber))
-    long_index, long_bits = _pick_code(LONG_CODES, entropy, efficiency_target)
-    short_index, short_bits = _pick_code(SHORT_CODES, entropy, efficiency_target)
-    long_plan = _FramePlan(MOTHER_CODES.index(LONG_CODES[long_index]), _even(n_key_bits, long_bits))
+    long_codes, short_codes, _ = _FAMILIES[family]
+    long_index, long_bits = _pick_code(long_codes, entropy, efficiency_target)
+    short_index, short_bits = _pick_code(short_codes, entropy, efficiency_target)
+    long_plan = _FramePlan(MOTHER_CODES.index(long_codes[long_index]), _even(n_key_bits, long_bits))
     n_long, rest = divmod(n_key_bits, long_bits)
     short_frames = _even(rest, short_bits)
-    split_leak = n_long * _checks(LONG_CODES[long_index]) + short_frames.size * _checks(
-        SHORT_CODES[short_index]
+    split_leak = n_long * _checks(long_codes[long_index]) + short_frames.size * _checks(
+        short_codes[short_index]
     )
-    if n_long > 0 and split_leak >= long_plan.frame_key_bits.size * _checks(LONG_CODES[long_index]):
+    if n_long > 0 and split_leak >= long_plan.frame_key_bits.size * _checks(long_codes[long_index]):
         return (long_plan,)
     plans = (
         _FramePlan(long_plan.code_index, _even(n_long * long_bits, long_bits)),
-        _FramePlan(MOTHER_CODES.index(SHORT_CODES[short_index]), short_frames),
+        _FramePlan(MOTHER_CODES.index(short_codes[short_index]), short_frames),
     )
     return tuple(plan for plan in plans if plan.frame_key_bits.size)
 
@@ -357,7 +411,7 @@ def _even(n_key_bits: int, per_frame: int) -> NDArray[np.int64]:
     return frame_key_bits
 
 
-def _checks(spec: LdpcCodeSpec) -> int:
+def _checks(spec: CodeSpec) -> int:
     """Number of checks ``m`` of a mother code, i.e. the syndrome bits each of its frames discloses."""
     return round(spec.n_bits * (1.0 - spec.rate))
 
@@ -375,7 +429,7 @@ def _report(messages: list[LdpcMessage], iterations: list[NDArray[np.int32]]) ->
 
 
 def _pick_code(
-    family: tuple[LdpcCodeSpec, ...], entropy: float, efficiency_target: float | None
+    family: tuple[CodeSpec, ...], entropy: float, efficiency_target: float | None
 ) -> tuple[int, int]:
     """Lowest-rate code of ``family`` reaching ``1 - f h(q)``, and the key bits one frame then carries."""
     targets = [spec.design_efficiency if efficiency_target is None else efficiency_target for spec in family]

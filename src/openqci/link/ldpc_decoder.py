@@ -4,12 +4,12 @@ Bob decodes the *error pattern* ``e = x_A xor x_B`` rather than Alice's word: it
 ``s_A xor H x_B``, and on a binary symmetric channel every bit of ``e`` has the same prior
 ``log((1 - q) / q)``, while shortened positions (known to both ends) have ``e = 0`` for certain.
 
-The decoder is normalised min-sum with a row-layered schedule (Hocevar, "A reduced complexity decoder
-architecture via layered decoding of LDPC codes", SIPS 2004; Chen, Fossorier et al., IEEE Trans. Commun.
-53(8), 2005 for the normalisation). Layering roughly halves the iterations of the flooding schedule. One
-check-to-variable message is kept per edge and the running minima are tracked without branches, which
-measured faster than storing messages compressed. Decoding stops as soon as the hard decisions satisfy
-every check, verified exactly against the syndrome; a frame that does not get there within
+The decoder is normalised min-sum or sum-product (``check_rule``) with a row-layered schedule (Hocevar, "A
+reduced complexity decoder architecture via layered decoding of LDPC codes", SIPS 2004; Chen, Fossorier et
+al., IEEE Trans. Commun. 53(8), 2005 for the normalisation). Layering roughly halves the iterations of the
+flooding schedule. One check-to-variable message is kept per edge and the running minima are tracked without
+branches, which measured faster than storing messages compressed. Decoding stops as soon as the hard
+decisions satisfy every check, verified exactly against the syndrome; a frame that does not get there within
 ``max_iterations`` is reported as not converged.
 
 With at least :data:`LANES` frames, Bob decodes that many side by side: every array gets a lane axis, so
@@ -25,7 +25,15 @@ import numba
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["LANES", "decode_frames", "encode_frames"]
+from openqci.link.ldpc_sum_product import sweep_lanes_sum_product, update_check_sum_product
+
+__all__ = ["LANES", "MIN_SUM", "SUM_PRODUCT", "decode_frames", "encode_frames"]
+
+MIN_SUM = 0
+"""Check rule: normalised min-sum."""
+
+SUM_PRODUCT = 1
+"""Check rule: sum-product (:mod:`openqci.link.ldpc_sum_product`); the normalisation is not used."""
 
 _CERTAIN_LLR = np.float32(1.0e4)
 
@@ -91,6 +99,7 @@ def decode_frames(
     prior_llr: float,
     normalisation: float,
     max_iterations: int,
+    check_rule: int = MIN_SUM,
 ) -> tuple[NDArray[np.bool_], NDArray[np.int32]]:
     """Bob's side: correct every frame of ``bits`` towards the word whose syndrome Alice sent.
 
@@ -101,7 +110,7 @@ def decode_frames(
     iterations = np.full(frame_key_bits.size, -1, dtype=np.int32)
     starts = np.zeros(frame_key_bits.size + 1, dtype=np.int64)
     starts[1:] = np.cumsum(frame_key_bits)
-    settings = (np.float32(prior_llr), np.float32(normalisation), max_iterations)
+    settings = (np.float32(prior_llr), np.float32(normalisation), max_iterations, check_rule)
     if frame_key_bits.size >= LANES:
         _decode_in_lanes(
             row_ptr, col_idx, bits, syndromes, positions, starts, settings, corrected, iterations
@@ -113,8 +122,8 @@ def decode_frames(
     return corrected, iterations
 
 
-_Settings = tuple[np.float32, np.float32, int]
-"""Prior LLR of a key bit, min-sum normalisation, iteration limit."""
+_Settings = tuple[np.float32, np.float32, int, int]
+"""Prior LLR of a key bit, min-sum normalisation, iteration limit, check rule."""
 
 
 @numba.njit(cache=True, nogil=True)
@@ -149,7 +158,7 @@ def _decode_one_by_one(
     iterations: NDArray[np.int32],
 ) -> None:
     """Scalar path for a handful of frames, where lanes would mostly sit idle."""
-    prior, normalisation, max_iterations = settings
+    prior, normalisation, max_iterations, rule = settings
     n_bits = positions.size
     scratch = (np.zeros(n_bits, dtype=np.bool_), np.empty(row_ptr.size - 1, dtype=np.bool_))
     state = _new_state(n_bits, col_idx.size, int(np.max(np.diff(row_ptr))))
@@ -160,7 +169,7 @@ def _decode_one_by_one(
             continue
         _init_llr(state[0], positions, n_bits - n_key, prior)
         state[1][:] = 0.0
-        iterations[i] = _iterate(row_ptr, col_idx, scratch[1], state, normalisation, max_iterations)
+        iterations[i] = _iterate(row_ptr, col_idx, scratch[1], state, (normalisation, max_iterations, rule))
         if iterations[i] > 0:
             _apply_errors(corrected, starts[i], n_key, positions, state[0])
 
@@ -221,20 +230,28 @@ def _hard_decisions_match(
     return True
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _iterate(
     row_ptr: NDArray[np.int32],
     col_idx: NDArray[np.int32],
     target: NDArray[np.bool_],
     state: _State,
-    normalisation: np.float32,
-    max_iterations: int,
+    rule: tuple[np.float32, int, int],
 ) -> int:
-    """Layered normalised min-sum from the messages in ``state``; iterations used, or -1 on failure."""
+    """Layered decoding from the messages in ``state``; iterations used, or -1 on failure.
+
+    ``rule`` is the min-sum normalisation, the iteration limit and the check rule.
+    """
+    normalisation, max_iterations, check_rule = rule
     for iteration in range(1, max_iterations + 1):
         unsatisfied = 0
         for c in range(row_ptr.size - 1):
-            unsatisfied += _update_check(row_ptr[c], row_ptr[c + 1], col_idx, target[c], state, normalisation)
+            if check_rule == SUM_PRODUCT:
+                unsatisfied += update_check_sum_product(row_ptr[c], row_ptr[c + 1], col_idx, target[c], state)
+            else:
+                unsatisfied += _update_check(
+                    row_ptr[c], row_ptr[c + 1], col_idx, target[c], state, normalisation
+                )
         if unsatisfied == 0 and _hard_decisions_match(row_ptr, col_idx, target, state[0]):
             return iteration
     return -1
@@ -328,7 +345,10 @@ def _decode_in_lanes(
     unsatisfied = np.zeros(LANES, dtype=np.int64)
     while np.count_nonzero(lanes[3] >= 0) > (LANES // 4 if next_frame == starts.size - 1 else 0):
         unsatisfied[:] = 0
-        _sweep_lanes(row_ptr, col_idx, lanes, settings[1], unsatisfied)
+        if settings[3] == SUM_PRODUCT:
+            sweep_lanes_sum_product(row_ptr, col_idx, lanes, unsatisfied)
+        else:
+            _sweep_lanes(row_ptr, col_idx, lanes, settings[1], unsatisfied)
         for lane in range(LANES):
             if lanes[3][lane] >= 0 and _lane_finished(
                 lane, row_ptr, col_idx, frames, settings, lanes, unsatisfied[lane], corrected, iterations
@@ -440,7 +460,8 @@ def _finish_on_scalar_path(
         state[0][:] = llr[:, lane]
         state[1][:] = messages[:, lane] * reuse[lane]
         target = signs[:, lane] < 0
-        used = _iterate(row_ptr, col_idx, target, state, settings[1], settings[2] - lane_used[lane])
+        rule = (settings[1], settings[2] - lane_used[lane], settings[3])
+        used = _iterate(row_ptr, col_idx, target, state, rule)
         if used > 0:
             iterations[i] = used + lane_used[lane]
             _apply_errors(corrected, starts[i], starts[i + 1] - starts[i], positions, state[0])
