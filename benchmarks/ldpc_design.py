@@ -1,12 +1,14 @@
-"""Design of the LDPC mother codes: density evolution of normalised min-sum on the binary symmetric channel.
+"""Design of the LDPC mother codes: density evolution of min-sum and sum-product on the BSC.
 
-Run as ``.venv/bin/python benchmarks/ldpc_design.py [--rate R] [--alpha A ...] [--offset B]
-[--degrees D ...]``, where ``--degrees 2:0.16,3:0.588,8:0.252`` gives the fraction of variable nodes of
-each degree (check degrees are concentrated on two neighbouring values). For each ensemble it prints the
-decoding threshold as an efficiency ``f* = (1 - R) / h(p*)``: the lowest ``f`` at which an infinitely long
-code of that ensemble still decodes under the decoder of :mod:`openqci.link.ldpc_decoder`. Finite frames
-need a margin above ``f*`` (measured with ``benchmarks/bench_ldpc.py``); ranking ensembles is what this
-script is for.
+Run as ``.venv/bin/python benchmarks/ldpc_design.py [--rule min-sum|sum-product] [--rate R] [--alpha A ...]
+[--offset B] [--degrees D ...] [--peg]``, where ``--degrees 2:0.16,3:0.588,8:0.252`` gives the fraction of
+variable nodes of each degree (check degrees are concentrated on two neighbouring values) and ``--peg`` takes
+the distribution of the PEG family (:data:`openqci.link.ldpc_codes.PEG_NODE_DEGREES`, degree 3 the rest).
+For each ensemble it prints the decoding threshold as an efficiency ``f* = (1 - R) / h(p*)``: the lowest
+``f`` at which an infinitely long code of that ensemble still decodes under the decoder of
+:mod:`openqci.link.ldpc_decoder`. Finite frames need a margin above ``f*`` (measured with
+``benchmarks/bench_ldpc.py``); ranking ensembles is what this script is for. The PEG family's threshold
+under sum-product is re-computed by ``.venv/bin/python benchmarks/ldpc_design.py --rule sum-product --peg``.
 
 Method: quantised density evolution (Richardson, Urbanke, "The capacity of low-density parity-check codes
 under message-passing decoding", IEEE Trans. Inf. Theory 47(2), 2001), messages on a grid of step
@@ -15,6 +17,13 @@ update of min-sum is exact on the grid: with ``a(t) = P(v >= t)`` and ``b(t) = P
 minimum magnitude of ``k`` inputs is at least ``t`` with product sign ``+`` or ``-`` with probability
 ``((a + b)^k +- (a - b)^k) / 2``; the normalisation then scales the magnitude. The staircase nodes are
 treated as random degree-2 nodes, the usual approximation for repeat-accumulate ensembles.
+
+Sum-product is evolved by Monte Carlo density evolution (population dynamics; Richardson, Urbanke, "Modern
+coding theory", 2008, section 4.5): a population of ``--samples`` variable-to-check LLRs under the all-zero
+word; each check output combines ``d - 1`` members drawn at random by the tanh rule (as a sum of
+``ln tanh(|v| / 2)``), each variable output adds the channel LLR to ``d - 1`` drawn check outputs. The
+error probability is estimated as ``E[1 / (1 + e^|v|)]``, exact for symmetric densities and smoother than
+counting signs. The threshold carries a Monte Carlo error of a few thousandths of ``f``.
 """
 
 from __future__ import annotations
@@ -25,6 +34,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
+
+from openqci.link.ldpc_codes import PEG_NODE_DEGREES
 
 STEP_LLR = 0.1
 LIMIT_LLR = 50.0
@@ -124,15 +135,89 @@ def decodes(ensemble: Ensemble, qber: float, alpha: float, offset: float, max_it
     return False
 
 
-def threshold_efficiency(ensemble: Ensemble, alpha: float, offset: float, steps: int = 12) -> float:
-    """Smallest ``f = (1 - R) / h(p)`` at which the ensemble decodes, by bisection on ``f``."""
+SP_SUCCESS_ERROR = 1e-7
+_SP_CLIP_LLR = 30.0
+
+
+def sum_product_decodes(
+    ensemble: Ensemble, qber: float, *, samples: int, rng: np.random.Generator, max_iterations: int = 400
+) -> bool:
+    """Whether Monte Carlo density evolution of sum-product reaches ``SP_SUCCESS_ERROR`` at ``qber``."""
+    lam, rho = ensemble.edge_distributions()
+    llr = math.log((1 - qber) / qber)
+    var = np.where(rng.random(samples) < qber, -llr, llr)
+    previous = 1.0
+    for iteration in range(max_iterations):
+        check = _sum_product_checks(var, rho, rng)
+        var = _sum_product_variables(check, llr, qber, lam, rng)
+        small = np.exp(-np.abs(var))
+        error = float(np.mean(small / (1.0 + small)))
+        if error < SP_SUCCESS_ERROR:
+            return True
+        if iteration % 25 == 24:
+            if error > 0.99 * previous:
+                return False
+            previous = error
+    return False
+
+
+def _sum_product_checks(
+    var: NDArray[np.float64], rho: dict[int, float], rng: np.random.Generator
+) -> NDArray[np.float64]:
+    """Check-to-variable population: tanh rule over ``d - 1`` members of ``var``, mixed over ``rho``."""
+    log_tanh = np.log(np.maximum(np.tanh(np.abs(var) / 2.0), 1e-300))
+    negative = var < 0
+    out = []
+    for degree, count in _split(var.size, rho).items():
+        picks = rng.integers(0, var.size, size=(count, degree - 1))
+        magnitude = np.exp(log_tanh[picks].sum(axis=1))
+        sign = np.where(np.count_nonzero(negative[picks], axis=1) % 2 == 1, -1.0, 1.0)
+        out.append(sign * np.minimum(2.0 * np.arctanh(np.minimum(magnitude, 1.0 - 1e-15)), _SP_CLIP_LLR))
+    return np.concatenate(out)
+
+
+def _sum_product_variables(
+    check: NDArray[np.float64], llr: float, qber: float, lam: dict[int, float], rng: np.random.Generator
+) -> NDArray[np.float64]:
+    """Variable-to-check population: channel LLR plus ``d - 1`` members of ``check``, mixed over ``lam``."""
+    out = []
+    for degree, count in _split(check.size, lam).items():
+        channel = np.where(rng.random(count) < qber, -llr, llr)
+        picks = rng.integers(0, check.size, size=(count, degree - 1))
+        out.append(np.clip(channel + check[picks].sum(axis=1), -1e3, 1e3))
+    return np.concatenate(out)
+
+
+def _split(samples: int, distribution: dict[int, float]) -> dict[int, int]:
+    """Population members per degree, in proportion to an edge-perspective distribution."""
+    counts = {degree: round(weight * samples) for degree, weight in distribution.items()}
+    return {degree: count for degree, count in counts.items() if count > 0}
+
+
+def threshold_efficiency(
+    ensemble: Ensemble,
+    alpha: float,
+    offset: float,
+    steps: int = 12,
+    *,
+    sum_product: bool = False,
+    samples: int = 100_000,
+    seed: int = 1,
+) -> float:
+    """Smallest ``f = (1 - R) / h(p)`` at which the ensemble decodes, by bisection on ``f``.
+
+    ``sum_product`` evolves sum-product by Monte Carlo (``samples`` per population, each test from the same
+    ``seed``) instead of min-sum with ``alpha`` and ``offset``.
+    """
     low, high = 1.0, 1.4
     for _ in range(steps):
         middle = (low + high) / 2
-        if decodes(ensemble, _qber_of(ensemble.rate, middle), alpha, offset):
-            high = middle
+        qber = _qber_of(ensemble.rate, middle)
+        if sum_product:
+            ok = sum_product_decodes(ensemble, qber, samples=samples, rng=np.random.default_rng(seed))
         else:
-            low = middle
+            ok = decodes(ensemble, qber, alpha, offset)
+        low, high = (low, middle) if ok else (middle, high)
     return high
 
 
@@ -150,23 +235,43 @@ def _qber_of(rate: float, efficiency: float) -> float:
 def main() -> None:
     """Thresholds of a family of candidate ensembles at one rate."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rule", choices=["min-sum", "sum-product"], default="min-sum")
     parser.add_argument("--rate", type=float, default=0.84)
     parser.add_argument("--alpha", type=float, nargs="+", default=[0.8], help="min-sum normalisation")
     parser.add_argument("--offset", type=float, default=0.0, help="min-sum offset, subtracted after scaling")
     parser.add_argument(
         "--degrees", type=str, nargs="*", default=[], help="node fractions, e.g. 2:0.16,3:0.588,8:0.252"
     )
+    parser.add_argument("--peg", action="store_true", help="the PEG family's distribution")
+    parser.add_argument("--samples", type=int, default=100_000, help="Monte Carlo population (sum-product)")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the Monte Carlo draws (sum-product)")
     args = parser.parse_args()
     candidates = [
         tuple((int(d), float(x)) for d, x in (pair.split(":") for pair in spec.split(",")))
         for spec in args.degrees
-    ] or [((2, 0.16), (3, 0.588), (8, 0.252))]
-    for degrees in candidates:
+    ]
+    if args.peg:
+        candidates.append(_with_degree_three(PEG_NODE_DEGREES))
+    for degrees in candidates or [((2, 0.16), (3, 0.588), (8, 0.252))]:
         ensemble = Ensemble(args.rate, degrees)
+        if args.rule == "sum-product":
+            found = threshold_efficiency(
+                ensemble, 1.0, 0.0, steps=9, sum_product=True, samples=args.samples, seed=args.seed
+            )
+            print(
+                f"rate {args.rate:.2f} nodes {degrees} sum-product ({args.samples} samples): f* = {found:.4f}"
+            )
+            continue
         for alpha in args.alpha:
             found = threshold_efficiency(ensemble, alpha, args.offset)
             label = f"rate {args.rate:.2f} nodes {degrees} alpha {alpha:.2f} offset {args.offset}"
             print(f"{label}: f* = {found:.4f}")
+
+
+def _with_degree_three(degrees: tuple[tuple[int, float], ...]) -> tuple[tuple[int, float], ...]:
+    """Node fractions with degree 3 taking what the listed degrees leave."""
+    rest = round(1.0 - sum(fraction for _, fraction in degrees), 6)
+    return tuple(sorted((*degrees, (3, rest))))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from openqci.link.ldpc import (
+    CheckRule,
     CodeFamily,
     LdpcError,
     LdpcMessage,
@@ -24,17 +25,22 @@ from openqci.link.ldpc_codes import (
     MOTHER_CODES,
     PEG_SHORT_CODES,
     SHORT_CODES,
+    LdpcCodeSpec,
     PegCodeSpec,
     build_code,
     parity_check_dense,
 )
-from openqci.link.ldpc_decoder import LANES, decode_frames, encode_frames
+from openqci.link.ldpc_decoder import LANES, MIN_SUM, SUM_PRODUCT, decode_frames, encode_frames
+from openqci.link.ldpc_sum_product import exp_minus, log_positive
+from openqci.link.reconciliation import ReconciliationResult
 
-# Efficiency and frame error rate the default parameters are held to at QBER 2 %: the long mother codes are
-# designed for f = 1.30, and splitting a key into whole frames adds at most one frame of syndrome
-# (measured figures in benchmarks/README.md).
-EFFICIENCY_BOUND_2PC = 1.35
-FER_BOUND_2PC = 0.02
+# Efficiency and frame error rate the default parameters (PEG codes, sum-product) are held to at QBER 2 %:
+# the long mother codes are designed for f = 1.14 (measured: f = 1.140 with 0/129 frame errors, and 2/400 in
+# the slow test; benchmarks/README.md), and splitting a key into whole frames adds a little syndrome.
+EFFICIENCY_BOUND_2PC = 1.15
+FER_BOUND_2PC = 0.01
+# The same for the staircase family under min-sum (designed for f = 1.30).
+STAIRCASE_EFFICIENCY_BOUND_2PC = 1.35
 
 
 def _noisy_pair(rng: np.random.Generator, n_bits: int, qber: float) -> tuple[np.ndarray, np.ndarray]:
@@ -114,11 +120,26 @@ def test_leakage_is_the_syndrome_and_the_transcript_carries_it(rng: np.random.Ge
 
 
 def test_efficiency_and_frame_errors_at_two_percent(rng: np.random.Generator) -> None:
-    alice, bob = _noisy_pair(rng, 3_000_000, 0.02)
+    alice, bob = _noisy_pair(rng, 36 * 128_000, 0.02)
     result, report = LdpcReconciler().reconcile_frames(alice, bob, 0.02, rng=rng)
-    assert report.iterations.size >= 20
+    assert report.iterations.size >= LANES
+    assert all(isinstance(MOTHER_CODES[m.code_index], PegCodeSpec) for m in _messages(result))
     assert result.efficiency(0.02) <= EFFICIENCY_BOUND_2PC
     assert report.frame_errors <= 1
+    assert np.count_nonzero(result.corrected_bits != alice) <= report.frame_errors * 10_000
+
+
+def test_staircase_family_with_min_sum_at_two_percent(rng: np.random.Generator) -> None:
+    alice, bob = _noisy_pair(rng, 3_000_000, 0.02)
+    parameters = LdpcParameters(code_family=CodeFamily.STAIRCASE)
+    result, report = LdpcReconciler(parameters).reconcile_frames(alice, bob, 0.02, rng=rng)
+    assert all(isinstance(MOTHER_CODES[m.code_index], LdpcCodeSpec) for m in _messages(result))
+    assert result.efficiency(0.02) <= STAIRCASE_EFFICIENCY_BOUND_2PC
+    assert report.frame_errors <= 1
+
+
+def _messages(result: ReconciliationResult) -> tuple[LdpcMessage, ...]:
+    return LdpcMessage.parse_all(result.public_transcript)
 
 
 @pytest.mark.slow
@@ -279,3 +300,62 @@ def test_peg_family_with_sum_product_corrects_every_error(rng: np.random.Generat
         isinstance(MOTHER_CODES[m.code_index], PegCodeSpec)
         for m in LdpcMessage.parse_all(result.public_transcript)
     )
+
+
+def test_sum_product_lanes_and_scalar_path_agree(rng: np.random.Generator) -> None:
+    code = build_code(PEG_SHORT_CODES[34])
+    n_frames = LANES + 3
+    frame_key_bits = np.full(n_frames, 29_000, dtype=np.int64)
+    alice, bob = _noisy_pair(rng, int(frame_key_bits.sum()), 0.02)
+    order = shortening_order(code.n_bits, 11)
+    syndromes = encode_frames(code.row_ptr, code.col_idx, alice, order, frame_key_bits)
+    args = (code.row_ptr, code.col_idx, bob, syndromes, order)
+    settings = (float(np.log(49.0)), 0.8, 60, SUM_PRODUCT)
+    in_lanes, lane_iterations = decode_frames(*args, frame_key_bits, *settings)
+    assert np.count_nonzero(lane_iterations > 0) >= n_frames - 1
+    starts = np.concatenate(([0], np.cumsum(frame_key_bits)))
+    for i in range(0, n_frames, 9):
+        piece = slice(starts[i], starts[i + 1])
+        one, iterations = decode_frames(
+            code.row_ptr,
+            code.col_idx,
+            bob[piece],
+            syndromes[i : i + 1],
+            order,
+            frame_key_bits[i : i + 1],
+            *settings,
+        )
+        assert abs(int(iterations[0]) - int(lane_iterations[i])) <= 1
+        assert np.array_equal(one, in_lanes[piece])
+    converged = np.repeat(lane_iterations >= 0, frame_key_bits)
+    assert np.array_equal(in_lanes[converged], alice[converged])
+
+
+def test_min_sum_does_not_decode_the_peg_family_where_sum_product_does(rng: np.random.Generator) -> None:
+    code = build_code(PEG_SHORT_CODES[34])  # rate 0.84; f = 1.20 with 31,000 key bits per frame
+    frame_key_bits = np.full(LANES, 31_000, dtype=np.int64)
+    alice, bob = _noisy_pair(rng, int(frame_key_bits.sum()), 0.02)
+    order = shortening_order(code.n_bits, 4)
+    syndromes = encode_frames(code.row_ptr, code.col_idx, alice, order, frame_key_bits)
+    args = (code.row_ptr, code.col_idx, bob, syndromes, order, frame_key_bits, float(np.log(49.0)), 0.8)
+    _, sum_product = decode_frames(*args, 60, SUM_PRODUCT)
+    _, min_sum = decode_frames(*args, 8, MIN_SUM)
+    assert np.count_nonzero(sum_product < 0) <= 1
+    assert np.all(min_sum < 0)
+
+
+def test_exp_and_log_without_the_maths_library_are_accurate() -> None:
+    x = np.linspace(0.0, 30.0, 3001, dtype=np.float32)
+    exp = np.array([exp_minus(np.float32(v)) for v in x])
+    np.testing.assert_allclose(exp, np.exp(-x.astype(np.float64)), rtol=2e-4)
+    z = np.geomspace(1.0, 3.0e7, 3001).astype(np.float32)
+    log = np.array([log_positive(np.float32(v)) for v in z])
+    np.testing.assert_allclose(log, np.log(z.astype(np.float64)), atol=2e-5)
+
+
+def test_check_rule_can_be_chosen_per_reconciler(rng: np.random.Generator) -> None:
+    alice, bob = _noisy_pair(rng, 60_000, 0.02)
+    parameters = LdpcParameters(code_family=CodeFamily.STAIRCASE, check_rule=CheckRule.SUM_PRODUCT)
+    result = LdpcReconciler(parameters).reconcile(alice, bob, 0.02, rng=rng)
+    assert result.converged
+    assert np.array_equal(result.corrected_bits, alice)

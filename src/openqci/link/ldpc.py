@@ -9,7 +9,7 @@ reconciliation: an application to QKD", arXiv 1006.2660 (2010), with shortening 
    make ``m / (k h(q)) = f``; the other ``n - k`` positions are *shortened*: set to 0 at both ends.
 2. Alice draws a public seed; both ends derive from it which positions are shortened. Alice sends the
    seed and the ``m``-bit syndrome of every frame in one message.
-3. Bob decodes each frame with layered min-sum or sum-product (:mod:`openqci.link.ldpc_decoder`). A frame
+3. Bob decodes each frame with layered sum-product or min-sum (:mod:`openqci.link.ldpc_decoder`). A frame
    that does not reach Alice's syndrome is left as it was and the result reports ``converged=False``;
    verification then discards the block.
 
@@ -67,18 +67,18 @@ class CodeFamily(enum.Enum):
     """Family of mother codes (:mod:`openqci.link.ldpc_codes`)."""
 
     STAIRCASE = "staircase"
-    """Random staircase (IRA-shaped) codes with degrees 2, 3 and 8; built in 0.1 s."""
+    """Random staircase (IRA-shaped) codes with degrees 2, 3 and 8; built in 0.1 s; f about 1.30 at 2 %."""
     PEG = "peg"
-    """BSC-optimised degrees up to 30, built by progressive edge growth; closer to capacity."""
+    """BSC-optimised degrees up to 30, built by progressive edge growth; f about 1.14 at 2 % (the default)."""
 
 
 class CheckRule(enum.Enum):
     """Check-node rule of Bob's decoder (:mod:`openqci.link.ldpc_decoder`)."""
 
     MIN_SUM = MIN_SUM
-    """Normalised min-sum: cheapest per edge."""
+    """Normalised min-sum: cheapest per edge; fails on the PEG family, whose checks join about 38 bits."""
     SUM_PRODUCT = SUM_PRODUCT
-    """Sum-product (belief propagation): what the PEG family is designed for."""
+    """Sum-product (belief propagation): what the PEG family is designed for; about 1.3x min-sum per edge."""
 
 
 _FAMILIES: dict[CodeFamily, tuple[tuple[CodeSpec, ...], tuple[CodeSpec, ...], CheckRule]] = {
@@ -103,12 +103,13 @@ class LdpcParameters:
         ``f`` aimed at when choosing the rate; higher leaks more and fails less often. ``None`` takes
         each mother code's ``design_efficiency``.
     normalisation
-        Factor on min-sum check messages (Chen and Fossorier 2002); about 0.8 suits check degrees 20-40.
+        Factor on min-sum check messages (Chen and Fossorier 2002); 0.8 suits the staircase family. Not
+        used by sum-product.
     max_iterations
         Layered iterations before a frame is declared not converged.
     """
 
-    code_family: CodeFamily = CodeFamily.STAIRCASE
+    code_family: CodeFamily = CodeFamily.PEG
     check_rule: CheckRule | None = None
     efficiency_target: float | None = None
     normalisation: float = 0.8
@@ -208,7 +209,7 @@ def plan_frames(
     n_key_bits: int,
     qber: float,
     efficiency_target: float | None = None,
-    code_family: CodeFamily = CodeFamily.STAIRCASE,
+    code_family: CodeFamily = CodeFamily.PEG,
 ) -> tuple[tuple[CodeSpec, NDArray[np.int64]], ...]:
     """Choose mother codes and split ``n_key_bits`` into frames for a QBER and target efficiency.
 
@@ -236,7 +237,7 @@ def plan_frames(
     Examples
     --------
     >>> [(spec.n_bits, spec.rate, frames.size) for spec, frames in plan_frames(300_000, 0.02)]
-    [(131072, 0.82, 2), (32768, 0.81, 2)]
+    [(131072, 0.84, 2), (32768, 0.83, 2)]
     """
     plans = _plan(n_key_bits, qber, efficiency_target, code_family)
     return tuple((MOTHER_CODES[plan.code_index], plan.frame_key_bits) for plan in plans)

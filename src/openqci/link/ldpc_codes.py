@@ -188,24 +188,28 @@ sum-product moved nodes from degree 2 to degrees 10 and 30 (f* about 1.07). The 
 every rate, which is optimised only near 0.84."""
 
 
-def _peg_family(n_bits: int, efficiency: float) -> tuple[PegCodeSpec, ...]:
-    """PEG mother codes of one length at rates 0.50, 0.51, ..., 0.94."""
+def _peg_family(n_bits: int, efficiencies: tuple[float, float, float]) -> tuple[PegCodeSpec, ...]:
+    """PEG mother codes of one length at rates 0.50, 0.51, ..., 0.94.
+
+    ``efficiencies`` are the design efficiencies below rate 0.80, at 0.80-0.86 (QBER near 2 %, where the
+    distribution was optimised) and above 0.86 (QBER near 1 %); measured, see benchmarks/README.md.
+    """
     return tuple(
         PegCodeSpec(
             rate=percent / 100,
             n_bits=n_bits,
             node_degrees=PEG_NODE_DEGREES,
             seed=3 * n_bits + percent,
-            design_efficiency=efficiency,
+            design_efficiency=efficiencies[(percent >= 80) + (percent > 86)],
         )
         for percent in range(50, 95)
     )
 
 
-PEG_SHORT_CODES: tuple[PegCodeSpec, ...] = _peg_family(1 << 15, 1.22)
+PEG_SHORT_CODES: tuple[PegCodeSpec, ...] = _peg_family(1 << 15, (1.26, 1.22, 1.30))
 """PEG mother codes of 32,768 bits; lowest rate first."""
 
-PEG_LONG_CODES: tuple[PegCodeSpec, ...] = _peg_family(1 << 17, 1.17)
+PEG_LONG_CODES: tuple[PegCodeSpec, ...] = _peg_family(1 << 17, (1.18, 1.14, 1.22))
 """PEG mother codes of 131,072 bits."""
 
 MOTHER_CODES: tuple[CodeSpec, ...] = SHORT_CODES + LONG_CODES + PEG_SHORT_CODES + PEG_LONG_CODES

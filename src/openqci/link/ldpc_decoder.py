@@ -1,16 +1,17 @@
-"""Numba kernels of LDPC reconciliation: syndromes of many frames, and layered min-sum decoding.
+"""Numba kernels of LDPC reconciliation: syndromes of many frames, and layered belief-propagation decoding.
 
 Bob decodes the *error pattern* ``e = x_A xor x_B`` rather than Alice's word: its syndrome is
 ``s_A xor H x_B``, and on a binary symmetric channel every bit of ``e`` has the same prior
 ``log((1 - q) / q)``, while shortened positions (known to both ends) have ``e = 0`` for certain.
 
-The decoder is normalised min-sum or sum-product (``check_rule``) with a row-layered schedule (Hocevar, "A
-reduced complexity decoder architecture via layered decoding of LDPC codes", SIPS 2004; Chen, Fossorier et
-al., IEEE Trans. Commun. 53(8), 2005 for the normalisation). Layering roughly halves the iterations of the
-flooding schedule. One check-to-variable message is kept per edge and the running minima are tracked without
-branches, which measured faster than storing messages compressed. Decoding stops as soon as the hard
-decisions satisfy every check, verified exactly against the syndrome; a frame that does not get there within
-``max_iterations`` is reported as not converged.
+The decoder is normalised min-sum or sum-product (``check_rule``; sum-product in the SIMD-friendly form of
+:mod:`openqci.link.ldpc_sum_product`, about 1.3 times the cost of min-sum per edge) with a row-layered
+schedule (Hocevar, "A reduced complexity decoder architecture via layered decoding of LDPC codes", SIPS
+2004; Chen, Fossorier et al., IEEE Trans. Commun. 53(8), 2005 for the normalisation). Layering roughly
+halves the iterations of the flooding schedule. One check-to-variable message is kept per edge and the
+running minima are tracked without branches, which measured faster than storing messages compressed.
+Decoding stops as soon as the hard decisions satisfy every check, verified exactly against the syndrome; a
+frame that does not get there within ``max_iterations`` is reported as not converged.
 
 With at least :data:`LANES` frames, Bob decodes that many side by side: every array gets a lane axis, so
 each edge's update is one SIMD operation over the lanes, about three times cheaper per frame than the
@@ -175,16 +176,16 @@ def _decode_one_by_one(
 
 
 _State = tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32]]
-"""Decoder working arrays: posterior LLR per bit, check-to-variable message per edge, one row of scratch."""
+"""Decoder working arrays: posterior LLR per bit, check-to-variable message per edge, two rows of scratch."""
 
 
 @numba.njit(cache=True, nogil=True)
 def _new_state(n_bits: int, n_edges: int, max_row: int) -> _State:
-    """Working arrays of one frame, reused across frames."""
+    """Working arrays of one frame, reused across frames (two rows of scratch: sum-product uses both)."""
     return (
         np.empty(n_bits, dtype=np.float32),
         np.zeros(n_edges, dtype=np.float32),
-        np.empty(max_row, dtype=np.float32),
+        np.empty(2 * max_row, dtype=np.float32),
     )
 
 

@@ -1,18 +1,19 @@
 """Sum-product check-node update for the layered LDPC decoder, in a form the compiler turns into SIMD code.
 
-The check rule is the exact one of belief propagation written with Gallager's function
-``phi(x) = -ln tanh(x / 2)``, which is its own inverse: the magnitude of the message to edge ``j`` is
-``phi(sum over i != j of phi(|q_i|))`` and its sign the parity of the other inputs (Gallager 1963; Ryan,
-Lin, "Channel codes", 2009, section 5.4). Summing ``phi`` once per check and subtracting each edge's own
-term makes the cost linear in the check degree.
+The check rule is the exact one of belief propagation written as the tanh rule: with ``t_i = tanh(|q_i| / 2)``
+of the inputs, the magnitude of the message to edge ``j`` is ``2 atanh(prod over i != j of t_i)`` and its
+sign the parity of the other inputs (Gallager 1963; Ryan, Lin, "Channel codes", 2009, section 5.4). The
+product is taken once per check and each edge's own factor divided out, so the cost is linear in the check
+degree. Per edge this is one ``e^-x``, one logarithm and three divisions (``t_i`` and ``1 / t_i`` share
+one), against two evaluations of Gallager's ``phi`` (two of each, and four divisions) in the phi-sum form.
 
-``phi`` is evaluated without calls into the maths library, which would keep the lane loops scalar: ``e^-x``
-from a power of two assembled in the exponent bits and a polynomial for the fraction, and ``ln`` from the
-exponent bits and the series ``ln m = 2 atanh((m - 1) / (m + 1))`` on a mantissa in ``[1/sqrt 2, sqrt 2)``.
-Both are accurate to about 1e-7 relative over the range used, and the series keeps small values of
-``phi`` (reliable inputs) accurate in relative terms. Inputs are clipped to ``[PHI_MIN_INPUT, 30]``, so
-``phi`` stays below 16.8; in float32 ``phi`` rounds to 0 above about 16.6, so message magnitudes saturate
-near 16.8 (a probability of error of 5e-8).
+The maths runs without calls into the maths library, integer shifts or branches, which would keep the lane
+loops scalar: ``e^-x`` is ``2^k`` (exponent bits built from ``k + 127`` times ``2^23`` as a float, then
+reinterpreted) times a degree-4 polynomial; ``ln z`` takes the exponent from the masked bits converted to
+float and the series ``ln m = 2 atanh((m - 1) / (m + 1))`` on a mantissa in ``[1/sqrt 2, sqrt 2)``. Both are
+accurate to about 1e-4 relative, far below what changes a decision. Inputs are clipped to ``|q| <= 30``
+and ``t >= 1e-7``, the product is kept above 1e-30 (no subnormal arithmetic, which is slow), and
+``prod / t_j`` below 1 - 2^-24, so message magnitudes saturate at about 17 (error probability 4e-8).
 """
 
 from __future__ import annotations
@@ -25,13 +26,17 @@ from numba import types
 from numba.extending import intrinsic
 from numpy.typing import NDArray
 
-__all__ = ["PHI_MIN_INPUT", "phi", "sweep_lanes_sum_product", "update_check_sum_product"]
+__all__ = ["exp_minus", "log_positive", "sweep_lanes_sum_product", "update_check_sum_product"]
 
-PHI_MIN_INPUT = np.float32(1.0e-7)
 _MAX_INPUT = np.float32(30.0)
+_MIN_FACTOR = np.float32(1.0e-7)
+_MIN_PRODUCT = np.float32(1.0e-30)
+_MAX_RATIO = np.float32(0.99999994)
 _LOG2E = np.float32(1.4426950408889634)
 _LN2 = np.float32(0.6931471805599453)
 _SQRT2 = np.float32(1.4142135623730951)
+_TWO23 = np.float32(8388608.0)
+_ONE = np.float32(1.0)
 
 
 @intrinsic
@@ -58,68 +63,53 @@ def _float_of(typingctx: Any, value: Any) -> Any:
     return types.float32(types.int32), codegen
 
 
-@numba.njit(cache=True, nogil=True, inline="always", error_model="numpy")
-def _exp_minus(x: np.float32) -> np.float32:
+@numba.njit(cache=True, nogil=True, inline="always", fastmath=True, error_model="numpy")
+def exp_minus(x: np.float32) -> np.float32:
     """``e^-x`` for ``x`` in ``[0, 87]``: ``2^k`` from exponent bits times ``e^u``, ``|u| <= ln 2 / 2``."""
     y = -x * _LOG2E
     k = np.floor(y)
     u = (y - k - np.float32(0.5)) * _LN2
-    poly = np.float32(1.0) + u * (
-        np.float32(1.0)
-        + u
-        * (
-            np.float32(0.5)
-            + u
-            * (
-                np.float32(1.0 / 6.0)
-                + u * (np.float32(1.0 / 24.0) + u * (np.float32(1.0 / 120.0) + u * np.float32(1.0 / 720.0)))
-            )
-        )
+    poly = _ONE + u * (
+        _ONE + u * (np.float32(0.5) + u * (np.float32(1.0 / 6.0) + u * np.float32(1.0 / 24.0)))
     )
-    exponent = np.int32((np.int32(k) + np.int32(127)) << np.int32(23))
-    scale: np.float32 = _float_of(exponent)  # type: ignore[call-arg]
+    scale: np.float32 = _float_of(np.int32((k + np.float32(127.0)) * _TWO23))  # type: ignore[call-arg]
     return np.float32(poly * _SQRT2 * scale)
 
 
-@numba.njit(cache=True, nogil=True, inline="always", error_model="numpy")
-def _ln(z: np.float32) -> np.float32:
+@numba.njit(cache=True, nogil=True, inline="always", fastmath=True, error_model="numpy")
+def log_positive(z: np.float32) -> np.float32:
     """Natural logarithm of a positive normal float32."""
     bits: np.int32 = _bits_of(z)  # type: ignore[call-arg]
-    k = np.float32((bits >> np.int32(23)) - np.int32(127))
-    mantissa = np.int32((bits & np.int32(0x7FFFFF)) | np.int32(0x3F800000))
-    m: np.float32 = _float_of(mantissa)
+    k = np.float32(np.int32(bits & np.int32(0x7F800000))) / _TWO23 - np.float32(127.0)
+    m: np.float32 = _float_of(np.int32((bits & np.int32(0x7FFFFF)) | np.int32(0x3F800000)))
     big = m > _SQRT2
     m = m * np.float32(0.5) if big else m
-    k = k + np.float32(1.0) if big else k
-    s = (m - np.float32(1.0)) / (m + np.float32(1.0))
+    k = k + _ONE if big else k
+    s = (m - _ONE) / (m + _ONE)
     s2 = s * s
-    series = s * (
-        np.float32(2.0)
-        + s2 * (np.float32(2.0 / 3.0) + s2 * (np.float32(2.0 / 5.0) + s2 * np.float32(2.0 / 7.0)))
-    )
+    series = s * (np.float32(2.0) + s2 * (np.float32(2.0 / 3.0) + s2 * np.float32(2.0 / 5.0)))
     return np.float32(k * _LN2 + series)
 
 
-@numba.njit(cache=True, nogil=True, inline="always", error_model="numpy")
-def phi(x: np.float32) -> np.float32:
-    """Gallager's ``phi(x) = ln((1 + e^-x) / (1 - e^-x))`` for ``x >= 0``, input clipped to ``[1e-7, 30]``.
-
-    ``phi(x) = 2 atanh(e^-x)``: above ``x = 1.77`` from the series of atanh (float32 division would lose
-    the small values), below 1/64 with ``1 - e^-x`` from its series (float32 subtraction would lose it).
-    """
-    x = min(max(x, PHI_MIN_INPUT), _MAX_INPUT)
-    e = _exp_minus(x)
-    below = x * (np.float32(1.0) - x * (np.float32(0.5) - x * np.float32(1.0 / 6.0)))
-    below = below if x < np.float32(1.0 / 64.0) else np.float32(1.0) - e
-    e2 = e * e
-    series = e * (
-        np.float32(2.0)
-        + e2 * (np.float32(2.0 / 3.0) + e2 * (np.float32(2.0 / 5.0) + e2 * np.float32(2.0 / 7.0)))
-    )
-    return series if e < np.float32(0.17) else _ln((np.float32(1.0) + e) / below)
+@numba.njit(cache=True, nogil=True, inline="always", fastmath=True, error_model="numpy")
+def _factors(q: np.float32) -> tuple[np.float32, np.float32]:
+    """``tanh(|q| / 2)`` (at least 1e-7 / 2) and its inverse, from one division."""
+    x = exp_minus(min(abs(q), _MAX_INPUT))
+    low = max(_ONE - x, _MIN_FACTOR)
+    high = _ONE + x
+    r = _ONE / (low * high)
+    return np.float32(low * low * r), np.float32(high * high * r)
 
 
-@numba.njit(cache=True, nogil=True, inline="always", error_model="numpy")
+@numba.njit(cache=True, nogil=True, inline="always", fastmath=True, error_model="numpy")
+def _message(product: np.float32, inverse: np.float32, negative: bool) -> np.float32:
+    """``+-2 atanh(product / t_j)``, the product of the other factors clipped below 1."""
+    ratio = min(product * inverse, _MAX_RATIO)
+    magnitude = log_positive((_ONE + ratio) / (_ONE - ratio))
+    return -magnitude if negative else magnitude
+
+
+@numba.njit(cache=True, nogil=True, inline="always", fastmath=True, error_model="numpy")
 def update_check_sum_product(
     first: int,
     stop: int,
@@ -127,29 +117,32 @@ def update_check_sum_product(
     syndrome_bit: bool,
     state: tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32]],
 ) -> int:
-    """One layer of the scalar path: refresh the check on edges ``first:stop``; 1 if it was unsatisfied."""
+    """One layer of the scalar path: refresh the check on edges ``first:stop``; 1 if it was unsatisfied.
+
+    ``state[2]`` holds two rows of scratch: the inputs, then the inverse factors.
+    """
     llr, messages, scratch = state
-    total = np.float32(0.0)
+    degree = stop - first
+    product = _ONE
     parity = syndrome_bit
     hard = syndrome_bit
-    for j in range(stop - first):
+    for j in range(degree):
         posterior = llr[col_idx[first + j]]
         hard ^= posterior < 0
         q = posterior - messages[first + j]
         parity ^= q < 0
         scratch[j] = q
-        total += phi(abs(q))
-    for j in range(stop - first):
+        factor, scratch[degree + j] = _factors(q)
+        product = max(product * factor, _MIN_PRODUCT)
+    for j in range(degree):
         q = scratch[j]
-        own = phi(abs(q))
-        message = phi(max(total - own, np.float32(0.0)))
-        message = -message if parity ^ (q < 0) else message
+        message = _message(product, scratch[degree + j], parity ^ (q < 0))
         messages[first + j] = message
         llr[col_idx[first + j]] = q + message
     return 1 if hard else 0
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
 def sweep_lanes_sum_product(
     row_ptr: NDArray[np.int32],
     col_idx: NDArray[np.int32],
@@ -167,14 +160,14 @@ def sweep_lanes_sum_product(
 
     The lane layout is that of :mod:`openqci.link.ldpc_decoder`. One body for the reason given there: the
     per-lane accumulators must be arrays allocated here and the lane count an array shape for the lane
-    loops to become SIMD code. ``phi`` of every input is kept, so each edge costs two ``phi``.
+    loops to become SIMD code.
     """
     llr, messages, signs, reuse = lanes[0], lanes[1], lanes[2], lanes[5]
     width = llr.shape[1]
     max_row = int(np.max(np.diff(row_ptr)))
     inputs = np.empty((max_row, width), dtype=np.float32)
-    phis = np.empty((max_row, width), dtype=np.float32)
-    total, sign, hard = (
+    inverses = np.empty((max_row, width), dtype=np.float32)
+    product, sign, hard = (
         np.empty(width, np.float32),
         np.empty(width, np.float32),
         np.empty(width, np.float32),
@@ -182,7 +175,7 @@ def sweep_lanes_sum_product(
     for c in range(row_ptr.size - 1):
         first = row_ptr[c]
         for f in range(width):
-            total[f] = np.float32(0.0)
+            product[f] = _ONE
             sign[f], hard[f] = signs[c, f], signs[c, f]
         for j in range(row_ptr[c + 1] - first):
             v, e = col_idx[first + j], first + j
@@ -192,17 +185,15 @@ def sweep_lanes_sum_product(
                 inputs[j, f] = q
                 hard[f] = -hard[f] if posterior < 0 else hard[f]
                 sign[f] = -sign[f] if q < 0 else sign[f]
-                own = phi(abs(q))
-                phis[j, f] = own
-                total[f] += own
+                factor, inverses[j, f] = _factors(q)
+                product[f] = max(product[f] * factor, _MIN_PRODUCT)
         for f in range(width):
             unsatisfied[f] += hard[f] < 0
         for j in range(row_ptr[c + 1] - first):
             v, e = col_idx[first + j], first + j
             for f in range(width):
                 q = inputs[j, f]
-                message = phi(max(total[f] - phis[j, f], np.float32(0.0)))
-                message = -message if (q < 0) != (sign[f] < 0) else message
+                message = _message(product[f], inverses[j, f], (q < 0) != (sign[f] < 0))
                 messages[e, f] = message
                 llr[v, f] = q + message
     reuse[:] = 1.0
