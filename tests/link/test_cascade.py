@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -68,7 +70,8 @@ def test_transcript_counts_every_parity(rng: np.random.Generator) -> None:
     result = Cascade().reconcile(alice, alice.copy(), 0.02, rng=rng)
     assert np.array_equal(result.corrected_bits, alice)
     sizes = Cascade().variant.block_sizes(0.02, 5000)
-    assert result.leaked_bits == sum(-(-5000 // k) for k in sizes)  # only block parities, no bisection
+    # Only block parities, no bisection, and one round of confirmation parities.
+    assert result.leaked_bits == sum(-(-5000 // k) for k in sizes) + Cascade().confirmation_bits
 
 
 def test_unknown_variant_lists_valid_ones() -> None:
@@ -90,3 +93,32 @@ def test_other_schedules() -> None:
     assert CASCADE_VARIANTS["option-7"].block_sizes(0.02, 1 << 20) == (64, 256) + (half,) * 12
     assert CASCADE_VARIANTS["option-3"].block_sizes(0.02, 1 << 20) == (50, 100) + (half,) * 14
     assert CASCADE_VARIANTS["original"].block_sizes(0.02, 1 << 20) == (37, 74, 148, 296)
+
+
+def _residual_frames(reconciler: Cascade, frames: int, rng: np.random.Generator) -> tuple[int, int]:
+    """Frames of 2^14 bits at QBER 3 % left with errors, and the bits leaked on all of them."""
+    failed = leaked = 0
+    for _ in range(frames):
+        alice = rng.random(1 << 14) < 0.5
+        bob = alice ^ (rng.random(alice.size) < 0.03)
+        result = reconciler.reconcile(alice, bob, 0.03, rng=rng)
+        failed += not np.array_equal(result.corrected_bits, alice)
+        leaked += result.leaked_bits
+    return failed, leaked
+
+
+def test_confirmation_corrects_what_the_passes_miss(rng: np.random.Generator) -> None:
+    # Three passes (k1, 4 k1, n/2) leave an invisible set of errors in about 40 % of frames; each
+    # later pass of n/2 blocks would find it with probability 1/2 only. 32 confirmation parities catch
+    # a surviving set with probability 1 - 2^-32, and each flip is followed by a fresh round.
+    weak = replace(CASCADE_VARIANTS["option-7"], passes=3)
+    failed, plain_leak = _residual_frames(Cascade(weak, confirmation_bits=0), 200, rng)
+    assert failed > 40
+    failed, confirmed_leak = _residual_frames(Cascade(weak), 200, rng)
+    assert failed == 0  # 0 of N = 200 frames
+    assert confirmed_leak > plain_leak + 200 * 32  # every confirmation parity is counted
+
+
+def test_confirmation_bits_are_bounded() -> None:
+    with pytest.raises(InvalidLinkParameterError, match="confirmation_bits"):
+        Cascade(confirmation_bits=65)

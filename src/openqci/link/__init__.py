@@ -88,6 +88,11 @@ from openqci.link.session import (
     LinkSession,
     TransmissionSlice,
 )
+from openqci.link.settings import (
+    ExpectedBlock,
+    expected_counts,
+    optimal_settings,
+)
 from openqci.link.sifting import (
     SiftedKey,
     sift,
@@ -120,6 +125,7 @@ __all__ = [
     "ClassicalTampering",
     "DetectionEvents",
     "End",
+    "ExpectedBlock",
     "InProcessChannel",
     "InterceptResend",
     "InvalidLinkParameterError",
@@ -140,8 +146,10 @@ __all__ = [
     "TransmissionSlice",
     "amplify_privacy",
     "estimate_parameters",
+    "expected_counts",
     "honest_groups",
     "make_reconciler",
+    "optimal_settings",
     "parse_eavesdropper",
     "polynomial_digest",
     "run_link",

@@ -1,4 +1,10 @@
-"""One call behind ``openqci link run``: a link simulated for a given time, summarised as one record."""
+"""One call behind ``openqci link run``: a link simulated for a given time, summarised as one record.
+
+The link runs at the source settings that are finite-key-optimal for its block size and fibre
+(:func:`openqci.link.settings.optimal_settings`), as Lim et al. choose them, unless asked to keep the
+preset's own: a preset's listed intensities and basis bias are one design point, and a biased-basis
+preset such as yuan2018 makes no key at all with them at block sizes a link can hold.
+"""
 
 from __future__ import annotations
 
@@ -17,8 +23,10 @@ from openqci.link.errors import InvalidLinkParameterError, ReconcilerUnavailable
 from openqci.link.eve import ClassicalTampering, parse_eavesdropper
 from openqci.link.reconciliation import Reconciler
 from openqci.link.session import BlockOutcome, LinkConfig, LinkSession
+from openqci.link.settings import optimal_settings
 from openqci.physics.channels import FibreChannel
 from openqci.physics.detection import expected_detection
+from openqci.physics.devices import QkdSystem
 from openqci.physics.presets import get_preset
 
 __all__ = ["RECONCILIATION_METHODS", "LinkRunReport", "make_reconciler", "run_link"]
@@ -38,6 +46,9 @@ class LinkRunReport:
     reconciliation: str
     blocks: int
     blocks_aborted: int
+    basis_prob_x: float
+    intensities: tuple[float, ...]
+    intensity_probabilities: tuple[float, ...]
     pulses_sent: int
     detections: int
     sifted_bits: int
@@ -94,12 +105,15 @@ def run_link(
     rng: np.random.Generator,
     progress: Callable[[int, int], None] | None = None,
     overlap: bool = True,
+    optimise_settings: bool = True,
 ) -> LinkRunReport:
     """Simulate a fibre link for ``duration_s`` seconds of transmission and post-process every block.
 
     The duration is cut into equal blocks of about ``block_bits`` sifted key-basis bits (one block when
-    the whole run gives fewer). ``progress(done, total)`` is called after each block. With ``overlap``
-    the next block is transmitted while this one is post-processed (:meth:`LinkSession.stream`).
+    the whole run gives fewer). With ``optimise_settings`` the source runs the finite-key-optimal
+    intensities, probabilities and basis bias for that block size (the report names them); without, the
+    preset's own. ``progress(done, total)`` is called after each block. With ``overlap`` the next block
+    is transmitted while this one is post-processed (:meth:`LinkSession.stream`).
     """
     if duration_s <= 0 or distance_km < 0:
         raise InvalidLinkParameterError("duration_s must be > 0 and distance_km >= 0")
@@ -107,9 +121,9 @@ def run_link(
     fibre = FibreChannel(distance_km, system.fibre_attenuation_db_per_km)
     transmittance = float(fibre.transmittance(0.0))
     pulses = round(duration_s * system.source.repetition_rate_hz)
-    gains = expected_detection(system, transmittance, np.array(system.source.intensities)).gain
-    sifted_per_pulse = float(np.dot(system.source.probabilities, gains)) * system.basis_prob_x**2
-    blocks = max(1, round(pulses * sifted_per_pulse / block_bits))
+    if optimise_settings:
+        system = _settings_for_run(system, transmittance, pulses, block_bits)
+    blocks = max(1, round(pulses * _sifted_per_pulse(system, transmittance) / block_bits))
     attack = parse_eavesdropper(eve) if eve else None
     channel_rng, session_rng = rng.spawn(2)
     channel: ClassicalChannel = (
@@ -133,11 +147,37 @@ def run_link(
         if progress is not None:
             progress(done, blocks)
     wall = time.perf_counter() - start
-    return _summarise(outcomes, preset, distance_km, eve, reconciliation, wall)
+    return _summarise(outcomes, system, preset, distance_km, eve, reconciliation, wall)
+
+
+def _sifted_per_pulse(system: QkdSystem, transmittance: float) -> float:
+    """Expected sifted key-basis bits per pulse sent."""
+    gains = expected_detection(system, transmittance, np.array(system.source.intensities)).gain
+    return float(np.dot(system.source.probabilities, gains)) * system.basis_prob_x**2
+
+
+def _settings_for_run(system: QkdSystem, transmittance: float, pulses: int, block_bits: int) -> QkdSystem:
+    """The optimal settings for the blocks the run will make: ``block_bits``, or the whole run if shorter."""
+    epsilon = LinkConfig.epsilon_sec, LinkConfig.epsilon_cor
+    tuned = optimal_settings(
+        system, transmittance, key_bits=block_bits, epsilon_sec=epsilon[0], epsilon_cor=epsilon[1]
+    )
+    whole_run = pulses * _sifted_per_pulse(tuned, transmittance)
+    if whole_run >= block_bits / 2 or whole_run < 1:
+        return tuned
+    return optimal_settings(
+        system, transmittance, key_bits=whole_run, epsilon_sec=epsilon[0], epsilon_cor=epsilon[1]
+    )
 
 
 def _summarise(
-    outcomes: list[BlockOutcome], preset: str, distance_km: float, eve: str | None, method: str, wall: float
+    outcomes: list[BlockOutcome],
+    system: QkdSystem,
+    preset: str,
+    distance_km: float,
+    eve: str | None,
+    method: str,
+    wall: float,
 ) -> LinkRunReport:
     """Add the blocks up; efficiency and QBER are weighted by the bits they apply to."""
     simulated = sum(o.duration_s for o in outcomes)
@@ -162,6 +202,9 @@ def _summarise(
         reconciliation=method,
         blocks=len(outcomes),
         blocks_aborted=sum(reasons.values()),
+        basis_prob_x=system.basis_prob_x,
+        intensities=tuple(system.source.intensities),
+        intensity_probabilities=tuple(system.source.probabilities),
         pulses_sent=sum(o.pulses_sent for o in outcomes),
         detections=sum(o.detections for o in outcomes),
         sifted_bits=sifted,

@@ -17,6 +17,7 @@ first bits of every final key refill it, and only the rest is delivered.
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -363,14 +364,17 @@ class LinkSession:
     def _reconcile(
         self, outcome: BlockOutcome, sifted: SiftedKey, views: dict[End, list[bytes]]
     ) -> NDArray[np.bool_]:
-        """Error-correct the block frame by frame; leakage and round trips add up."""
-        frame, pieces = self._frame_bits(sifted.size), []
-        for start in range(0, sifted.size, frame):
+        """Error-correct the block frame by frame; leakage and round trips add up.
+
+        The block is cut into as few frames of at most the frame length as it takes, all of one length
+        (to a bit), so no short remainder frame pays a full frame's fixed leakage for a few bits.
+        """
+        frames = -(-sifted.size // self._frame_bits(sifted.size))
+        bounds = [sifted.size * i // frames for i in range(frames + 1)]
+        pieces = []
+        for start, stop in itertools.pairwise(bounds):
             result = self.config.reconciler.reconcile(
-                sifted.alice_bits[start : start + frame],
-                sifted.bob_bits[start : start + frame],
-                sifted.qber_z,
-                rng=self._rng,
+                sifted.alice_bits[start:stop], sifted.bob_bits[start:stop], sifted.qber_z, rng=self._rng
             )
             self._exchange(views, End.ALICE, result.public_transcript)
             outcome.leaked_ec_bits += result.leaked_bits
