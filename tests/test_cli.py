@@ -105,7 +105,7 @@ def test_bad_input_gets_one_line_and_a_non_zero_exit(args: list[str], words: str
 
 
 def test_demo_prints_the_table_and_writes_the_figure(tmp_path: Path) -> None:
-    done = openqci("demo", "--output-dir", str(tmp_path))
+    done = openqci("demo", "--output-dir", str(tmp_path), "--no-network")
     assert done.returncode == 0, done.stderr
     assert "gys2004" in done.stdout
     assert "micius2017" in done.stdout

@@ -215,20 +215,24 @@ def attack(
         float, typer.Option(help="Fraction of the pulses an eavesdropper intercepts and resends.")
     ] = 0.3,
     clear: Annotated[bool, typer.Option("--clear", help="Take the eavesdropper off the link.")] = False,
+    cut: Annotated[
+        bool, typer.Option("--cut", help="Cut the link's fibre instead (--clear mends it).")
+    ] = False,
 ) -> None:
     """Put an intercept-resend eavesdropper on one link (QBER rises by about a quarter of the fraction)."""
     from openqci.network.errors import NetworkError
     from openqci.network.launcher import attack as inject
 
     try:
-        event = inject(state_dir, link, intercept_resend=0.0 if clear else intercept_resend)
+        event = inject(state_dir, link, intercept_resend=0.0 if clear or cut else intercept_resend, cut=cut)
     except NetworkError as error:
         fail(str(error))
-    what = (
-        "no eavesdropper"
-        if clear
-        else f"an intercept-resend eavesdropper on {intercept_resend:.0%} of pulses"
-    )
+    if cut:
+        what = "fibre cut"
+    elif clear:
+        what = "no eavesdropper"
+    else:
+        what = f"an intercept-resend eavesdropper on {intercept_resend:.0%} of pulses"
     console.print(f"{link}: {what} from block {event.from_block}")
 
 

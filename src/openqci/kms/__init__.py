@@ -10,7 +10,16 @@ Typical use::
 
 from __future__ import annotations
 
-from openqci.kms.config import KmeConfig, Limits, PeerConfig, SaeConfig, StoreConfig, TlsConfig, load_config
+from openqci.kms.config import (
+    KmeConfig,
+    Limits,
+    PeerConfig,
+    RelayConfig,
+    SaeConfig,
+    StoreConfig,
+    TlsConfig,
+    load_config,
+)
 from openqci.kms.crypto import MasterKey, write_master_key
 from openqci.kms.errors import (
     BadRequestError,
@@ -20,6 +29,8 @@ from openqci.kms.errors import (
     KmsError,
     PeerError,
     PkiError,
+    RelayError,
+    RouteUnavailableError,
     StoreError,
     UnauthorizedError,
 )
@@ -28,7 +39,10 @@ from openqci.kms.node import Kme, build_kme, open_store
 from openqci.kms.peer import PeerClient
 from openqci.kms.pki import PkiLayout, init_pki
 from openqci.kms.postgres_store import PostgresKeyStore
-from openqci.kms.records import DeliveredKey, KeyPlan, Reservation, UnitState
+from openqci.kms.records import DeliveredKey, KeyDelivery, KeyPlan, Reservation, UnitState
+from openqci.kms.relay import KeyRelay, RelayedKeys, RelayOptions
+from openqci.kms.relay_ledger import RelayLedger
+from openqci.kms.route_provider import ControllerRoutes, NeighbourRoutes, RelayRoute, RouteProvider
 from openqci.kms.server import serve
 from openqci.kms.sqlite_store import SqliteKeyStore
 from openqci.kms.store import KeyStore
@@ -37,9 +51,12 @@ from openqci.kms.units import unit_key_id
 __all__ = [
     "BadRequestError",
     "ConfigError",
+    "ControllerRoutes",
     "DeliveredKey",
+    "KeyDelivery",
     "KeyManager",
     "KeyPlan",
+    "KeyRelay",
     "KeyShortageError",
     "KeyStore",
     "KeysNotFoundError",
@@ -48,6 +65,7 @@ __all__ = [
     "KmsError",
     "Limits",
     "MasterKey",
+    "NeighbourRoutes",
     "PeerClient",
     "PeerConfig",
     "PeerError",
@@ -55,7 +73,15 @@ __all__ = [
     "PkiError",
     "PkiLayout",
     "PostgresKeyStore",
+    "RelayConfig",
+    "RelayError",
+    "RelayLedger",
+    "RelayOptions",
+    "RelayRoute",
+    "RelayedKeys",
     "Reservation",
+    "RouteProvider",
+    "RouteUnavailableError",
     "SaeConfig",
     "SqliteKeyStore",
     "StoreConfig",

@@ -15,7 +15,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from openqci.kms.errors import ConfigError
 
-__all__ = ["KmeConfig", "Limits", "PeerConfig", "SaeConfig", "StoreConfig", "TlsConfig", "load_config"]
+__all__ = [
+    "KmeConfig",
+    "Limits",
+    "PeerConfig",
+    "RelayConfig",
+    "SaeConfig",
+    "StoreConfig",
+    "TlsConfig",
+    "load_config",
+]
 
 
 class _Strict(BaseModel):
@@ -81,6 +90,27 @@ class PeerConfig(_Strict):
     saes: list[str] = Field(default_factory=list)
 
 
+class RelayConfig(_Strict):
+    """Key relay to KMEs that are not neighbours: where routes come from, and the SAEs of those KMEs.
+
+    Without ``controller_url`` the KME relays only to its neighbours (one hop, e.g. for additional slaves
+    behind another neighbour). ``saes`` maps each SAE of another KME to its KME ID; an SAE of a neighbour
+    listed here (and not under its peer) is reached by relay over the direct link.
+    """
+
+    controller_url: str | None = Field(default=None, pattern=r"^https?://")
+    token_file: Path | None = None
+    saes: dict[str, str] = Field(default_factory=dict)
+    max_routes: int = Field(default=3, ge=1, le=16)
+    hop_timeout_s: float = Field(default=5.0, gt=0.0)
+
+    @model_validator(mode="after")
+    def _token(self) -> RelayConfig:
+        if (self.controller_url is None) != (self.token_file is None):
+            raise ValueError("give controller_url and token_file together (the controller's bearer token)")
+        return self
+
+
 class KmeConfig(_Strict):
     """One KME: ``openqci kms serve --config kme.yaml`` runs it."""
 
@@ -94,13 +124,16 @@ class KmeConfig(_Strict):
     limits: Limits = Limits()
     saes: list[SaeConfig] = Field(default_factory=list)
     peers: list[PeerConfig] = Field(default_factory=list)
+    relay: RelayConfig = RelayConfig()
 
     @model_validator(mode="after")
     def _unique(self) -> KmeConfig:
         local = [s.sae_id for s in self.saes]
-        remote = [s for p in self.peers for s in p.saes]
+        remote = [s for p in self.peers for s in p.saes] + list(self.relay.saes)
         if len(set(local + remote)) != len(local + remote):
-            raise ValueError("an SAE ID appears twice among saes and peers.saes")
+            raise ValueError("an SAE ID appears twice among saes, peers.saes and relay.saes")
+        if self.kme_id in self.relay.saes.values():
+            raise ValueError("relay.saes must name SAEs of other KMEs (this KME's own go under saes)")
         if len({p.kme_id for p in self.peers} | {self.kme_id}) != len(self.peers) + 1:
             raise ValueError("peer kme_ids must be distinct and differ from kme_id")
         return self
@@ -125,7 +158,7 @@ def load_config(path: Path) -> KmeConfig:
     return config
 
 
-_PATH_FIELDS = {"master_key_file", "sqlite", "ca", "certificate", "private_key"}
+_PATH_FIELDS = {"master_key_file", "sqlite", "ca", "certificate", "private_key", "token_file"}
 
 
 def _resolve(node: Any, base: Path) -> Any:

@@ -9,6 +9,8 @@ The exception tree::
         ├── UnauthorizedError         401, the caller is not an SAE the key belongs to
         ├── KeyShortageError          503, not enough key for the pair
         ├── PeerError                 503, the peer KME refused or could not be reached
+        ├── RelayError                503, a key could not be relayed to a non-neighbour KME; says why
+        │   └── RouteUnavailableError 503, no usable route (the controller's reason)
         ├── StoreError                503, the key store failed (corrupt row, wrong master key)
         ├── ConfigError               a bad KME configuration; names the field
         └── PkiError                  a certificate or key file that cannot be used
@@ -31,6 +33,8 @@ __all__ = [
     "KmsError",
     "PeerError",
     "PkiError",
+    "RelayError",
+    "RouteUnavailableError",
     "StoreError",
     "UnauthorizedError",
 ]
@@ -74,6 +78,14 @@ class KeyShortageError(KmsError):
 
 class PeerError(KmsError):
     """The peer KME could not agree on a request (HTTP 503)."""
+
+
+class RelayError(KmsError):
+    """A key could not be relayed to the slave SAE's KME; the message says which hop failed and why (503)."""
+
+
+class RouteUnavailableError(RelayError):
+    """No usable route to the destination KME; the message gives the controller's reason (HTTP 503)."""
 
 
 class StoreError(KmsError):

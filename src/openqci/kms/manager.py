@@ -24,7 +24,8 @@ from openqci.kms.config import Limits
 from openqci.kms.errors import BadRequestError, KeysNotFoundError, PeerError, UnauthorizedError
 from openqci.kms.outbox import OutboxPusher
 from openqci.kms.peer import PeerClient
-from openqci.kms.records import DeliveredKey, Reservation
+from openqci.kms.records import DeliveredKey, KeyDelivery, Reservation
+from openqci.kms.relay import KeyRelay, RelayOptions
 from openqci.kms.requests import (
     check_additional_slaves,
     check_extensions,
@@ -80,6 +81,7 @@ class KeyManager:
         local_saes: frozenset[str],
         limits: Limits,
         unit_bits: int,
+        relay: RelayOptions | None = None,
     ) -> None:
         self.kme_id = kme_id
         self.limits = limits
@@ -91,6 +93,10 @@ class KeyManager:
         self._by_kme: dict[str, PeerLink] = {p.kme_id: p for p in peers}
         self._by_link: dict[str, PeerLink] = {p.link_id: p for p in peers}
         self._pushers = {p.link_id: OutboxPusher(p.link_id, p.client, self._committer) for p in peers}
+        neighbours = [(p.kme_id, p.link_id, p.saes, p.client) for p in peers]
+        self.relay = None
+        if relay is not None:
+            self.relay = KeyRelay(kme_id, self._committer, neighbours, relay, local_saes=local_saes)
 
     # -- key supply and life cycle ----------------------------------------------------------------------
 
@@ -113,14 +119,25 @@ class KeyManager:
             await pusher.stop()
         for peer in self._by_kme.values():
             await peer.client.aclose()
+        if self.relay is not None:
+            await self.relay.aclose()
         await asyncio.to_thread(self._committer.close)
         self._store.close()
 
     # -- ETSI GS QKD 014 --------------------------------------------------------------------------------
 
     async def status(self, caller: str, slave: str) -> PoolStatus:
-        """Report the pool serving ``caller`` (master) and ``slave``."""
+        """Report the pool serving ``caller`` (master) and ``slave``.
+
+        For a slave behind a KME that is not a neighbour, the count is what the first hop of the current
+        route could carry (0 when there is no route).
+        """
         peer = self._peer_for(caller, slave)
+        if peer is None:
+            assert self.relay is not None
+            target = self.relay.kme_of(slave) or ""
+            relayable = await self.relay.available_keys(target, self.limits.key_size)
+            return PoolStatus(self.kme_id, target, min(relayable, self.limits.max_key_count), self.limits)
         units = await self._committer.call(self._store.available_units, peer.link_id)
         count = min(units // units_per_key(self.limits.key_size, self._unit_bits), self.limits.max_key_count)
         return PoolStatus(self.kme_id, peer.kme_id, count, self.limits)
@@ -134,18 +151,18 @@ class KeyManager:
         size: int | None = None,
         additional_slaves: Sequence[str] | None = None,
         extension_mandatory: Sequence[dict[str, Any]] | None = None,
-    ) -> list[DeliveredKey]:
-        """Get key (clause 5.2): new keys for ``caller``, retrievable once by each slave at its KME."""
+    ) -> KeyDelivery:
+        """Get key (clause 5.2): new keys for ``caller``, retrievable once by each slave at its KME.
+
+        Slaves all behind one neighbour get keys from the shared link directly; any other slave (behind
+        a KME further away, or additional slaves behind several KMEs) gets them through relay.
+        """
         peer = self._peer_for(caller, slave)
         count, size_bits = check_number(number, self.limits), check_size(size, self.limits)
         extra = check_additional_slaves(additional_slaves, caller, slave, self.limits)
         check_extensions(extension_mandatory)
-        strangers = [sae for sae in extra if sae not in peer.saes]
-        if strangers:
-            raise BadRequestError(
-                f"additional slave SAEs must be served by {peer.kme_id}, the slave's KME",
-                [{"SAE_ID": s} for s in strangers],
-            )
+        if peer is None or any(sae not in peer.saes for sae in extra):
+            return await self._relayed(caller, [slave, *extra], count, size_bits)
         _, keys = await self._committer.call(
             self._store.deliver,
             request_id=uuid.uuid4(),
@@ -157,7 +174,7 @@ class KeyManager:
             unit_bits=self._unit_bits,
         )
         self._pushers[peer.link_id].notify()
-        return keys
+        return KeyDelivery(keys)
 
     async def dec_keys(self, caller: str, master: str, key_ids: Sequence[str]) -> list[DeliveredKey]:
         """Get key with key IDs (clause 5.3): the keys ``master`` received, for ``caller``, once.
@@ -196,14 +213,26 @@ class KeyManager:
 
     # -- private ----------------------------------------------------------------------------------------
 
-    def _peer_for(self, caller: str, slave: str) -> PeerLink:
+    def _peer_for(self, caller: str, slave: str) -> PeerLink | None:
+        """The neighbour serving ``slave``, or None for an SAE reached by relay; 400 for an unknown SAE."""
         check_sae_id(slave, "slave_SAE_ID")
         if slave == caller:
             raise BadRequestError("the slave SAE must differ from the master SAE (the caller)")
         peer = self._by_sae.get(slave)
-        if peer is None:
-            raise BadRequestError(f"SAE {slave!r} is not served by any peer KME of {self.kme_id}")
+        if peer is None and (self.relay is None or self.relay.kme_of(slave) is None):
+            raise BadRequestError(f"SAE {slave!r} is not served by any KME known to {self.kme_id}")
         return peer
+
+    async def _relayed(self, caller: str, slaves: list[str], number: int, size_bits: int) -> KeyDelivery:
+        strangers = [s for s in slaves if self.relay is None or self.relay.kme_of(s) is None]
+        if self.relay is None or strangers:
+            raise BadRequestError(
+                f"slave SAEs {strangers or slaves} cannot be reached from {self.kme_id}",
+                [{"SAE_ID": s} for s in strangers or slaves],
+            )
+        relayed = await self.relay.enc_keys(caller, slaves, number=number, size_bits=size_bits)
+        routes = {kme: list(route.kmes) for kme, route in relayed.routes.items()}
+        return KeyDelivery(relayed.keys, {"qci_route_type": "indirect", "qci_routes": routes})
 
     def _peer_named(self, peer_kme: str) -> PeerLink:
         peer = self._by_kme.get(peer_kme)

@@ -17,10 +17,14 @@ from fastapi import FastAPI
 from openqci.kms.api.app import create_app
 from openqci.kms.config import KmeConfig
 from openqci.kms.crypto import MasterKey
+from openqci.kms.errors import ConfigError
 from openqci.kms.identity import Directory, read_fingerprint
 from openqci.kms.manager import KeyManager, PeerLink
 from openqci.kms.peer import PeerClient
 from openqci.kms.postgres_store import PostgresKeyStore
+from openqci.kms.relay import RelayOptions
+from openqci.kms.relay_ledger import RelayLedger
+from openqci.kms.route_provider import ControllerRoutes, NeighbourRoutes, RouteProvider
 from openqci.kms.sqlite_store import SqliteKeyStore
 from openqci.kms.sqlstore import SqlKeyStore
 from openqci.kms.tls import client_context
@@ -47,9 +51,16 @@ def open_store(config: KmeConfig) -> SqlKeyStore:
 
 
 def build_kme(
-    config: KmeConfig, *, peer_transports: Mapping[str, httpx.AsyncBaseTransport] | None = None
+    config: KmeConfig,
+    *,
+    peer_transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+    route_provider: RouteProvider | None = None,
 ) -> Kme:
-    """Assemble a KME; ``peer_transports`` (by peer KME ID) replaces the default mutual-TLS transports."""
+    """Assemble a KME; ``peer_transports`` (by peer KME ID) replaces the default mutual-TLS transports.
+
+    Routes for key relay come from ``route_provider`` if given, else from the controller named in
+    ``config.relay``, else only the direct links to the neighbours are known.
+    """
     transports = dict(peer_transports or {})
     directory = Directory(
         {read_fingerprint(s.certificate): s.sae_id for s in config.saes},
@@ -64,13 +75,22 @@ def build_kme(
         )
         for p in config.peers
     ]
+    store = open_store(config)
+    relay = RelayOptions(
+        RelayLedger(store, kme_id=config.kme_id, unit_bits=config.unit_bits),
+        route_provider or _route_provider(config),
+        config.relay.saes,
+        max_routes=config.relay.max_routes,
+        hop_timeout_s=config.relay.hop_timeout_s,
+    )
     manager = KeyManager(
         config.kme_id,
-        open_store(config),
+        store,
         peers,
         local_saes=frozenset(s.sae_id for s in config.saes),
         limits=config.limits,
         unit_bits=config.unit_bits,
+        relay=relay,
     )
 
     @asynccontextmanager
@@ -86,3 +106,14 @@ def build_kme(
 def _mtls_transport(config: KmeConfig) -> httpx.AsyncBaseTransport:
     context = client_context(config.tls.ca, config.tls.certificate, config.tls.private_key)
     return httpx.AsyncHTTPTransport(verify=context, limits=httpx.Limits(max_keepalive_connections=32))
+
+
+def _route_provider(config: KmeConfig) -> RouteProvider:
+    relay = config.relay
+    if relay.controller_url is None or relay.token_file is None:
+        return NeighbourRoutes(config.kme_id, {p.kme_id: p.link_id for p in config.peers})
+    try:
+        token = relay.token_file.read_text().strip()
+    except OSError as error:
+        raise ConfigError(f"relay.token_file: cannot read {relay.token_file}: {error.strerror}") from None
+    return ControllerRoutes(relay.controller_url, token)

@@ -1,4 +1,4 @@
-"""The client side of KME-to-KME agreement: push delivery records to the peer, pull the ones it lacks.
+"""The client side of KME-to-KME traffic: delivery records (push, pull) and key relay hops (relay, void).
 
 The client is handed its httpx transport: mutual TLS to a running peer in production, an
 ``httpx.ASGITransport`` over the peer's app in tests, so two KMEs run in one process.
@@ -13,6 +13,7 @@ import httpx
 import orjson
 
 from openqci.kms.api.kx_models import Confirmation, DeliveryBatch, PullRequest
+from openqci.kms.api.relay_models import HopMessage, RelayAck, VoidMessage
 from openqci.kms.errors import PeerError
 from openqci.kms.records import Reservation
 
@@ -46,10 +47,23 @@ class PeerClient:
             raise PeerError(f"peer KME {self.kme_id} sent malformed delivery records") from None
         return [m.to_reservation() for m in batch.records]
 
-    async def _post(self, path: str, body: str | bytes) -> httpx.Response:
+    async def relay(self, message: HopMessage, *, timeout_s: float) -> RelayAck:
+        """Send one hop of a key relay; return the acknowledgement that came back along the route."""
+        response = await self._post("/kme/v1/ext_keys", message.model_dump_json(), timeout_s=timeout_s)
+        try:
+            return RelayAck.model_validate_json(response.content)
+        except ValueError:
+            raise PeerError(f"peer KME {self.kme_id} sent a malformed relay acknowledgement") from None
+
+    async def void(self, message: VoidMessage, *, timeout_s: float) -> None:
+        """Tell the next KME of a route to void a relay (and to pass the void on)."""
+        await self._post("/kme/v1/ext_keys_void", message.model_dump_json(), timeout_s=timeout_s)
+
+    async def _post(self, path: str, body: str | bytes, *, timeout_s: float | None = None) -> httpx.Response:
+        timeout = httpx.USE_CLIENT_DEFAULT if timeout_s is None else httpx.Timeout(timeout_s)
         try:
             response = await self._client.post(
-                path, content=body, headers={"content-type": "application/json"}
+                path, content=body, headers={"content-type": "application/json"}, timeout=timeout
             )
         except httpx.HTTPError as error:
             raise PeerError(f"peer KME {self.kme_id} unreachable: {type(error).__name__}") from None

@@ -55,6 +55,13 @@ CREATE TABLE IF NOT EXISTS outbox (
     request_id TEXT NOT NULL UNIQUE,
     link_id TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS relays (
+    relay_id TEXT PRIMARY KEY,
+    status INTEGER NOT NULL,
+    outgoing TEXT,
+    detail TEXT NOT NULL,
+    created_s DOUBLE PRECISION NOT NULL
+);
 """
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")

@@ -9,8 +9,9 @@ from __future__ import annotations
 import enum
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["DeliveredKey", "KeyPlan", "Reservation", "UnitState"]
+__all__ = ["DeliveredKey", "KeyDelivery", "KeyPlan", "Reservation", "UnitState"]
 
 
 class UnitState(enum.IntEnum):
@@ -56,3 +57,11 @@ class DeliveredKey:
 
     def __repr__(self) -> str:
         return f"DeliveredKey(key_id={self.key_id}, bytes={len(self.material)})"
+
+
+@dataclass(frozen=True)
+class KeyDelivery:
+    """The keys of one enc_keys answer and, for relayed keys, the Key container extension (route taken)."""
+
+    keys: list[DeliveredKey]
+    extension: dict[str, Any] | None = None

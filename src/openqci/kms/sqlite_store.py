@@ -56,6 +56,13 @@ CREATE TABLE IF NOT EXISTS outbox (
     request_id TEXT NOT NULL UNIQUE,
     link_id TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS relays (
+    relay_id TEXT PRIMARY KEY,
+    status INTEGER NOT NULL,
+    outgoing TEXT,
+    detail TEXT NOT NULL,
+    created_s REAL NOT NULL
+);
 """
 
 

@@ -101,6 +101,25 @@ class SqlKeyStore(ABC):
             raise
         cur.execute("RELEASE SAVEPOINT op")
 
+    # -- for modules that extend the store (key relay: openqci.kms.relay_ledger) --------------------------
+
+    def transaction(self) -> AbstractContextManager[Cursor]:
+        """One transaction, or a savepoint of the group running on this thread; yields its cursor."""
+        return self._transaction()
+
+    def sql(self, text: str) -> str:
+        """``text`` with ``?`` placeholders translated to the dialect's."""
+        return self._sql(text)
+
+    def zeros(self, column: str) -> str:
+        """An SQL expression of as many zero bytes as ``column`` holds."""
+        return self._zeros(column)
+
+    @property
+    def master_key(self) -> MasterKey:
+        """The key that seals material at rest."""
+        return self._master_key
+
     # -- filling the pool -------------------------------------------------------------------------------
 
     def add_block(self, block: KeyBlock, *, unit_bits: int, parity: int) -> int:

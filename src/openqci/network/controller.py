@@ -6,13 +6,13 @@ of every node and link end and the alarms. Everything it answers is computed fro
 functions: link status and routing states (:mod:`openqci.network.topology`), alarms
 (:mod:`openqci.network.alarms`) and routes (:func:`openqci.network.routing.choose_route`). State is
 re-evaluated at every report and every read, so a link whose end has gone silent turns down and raises its
-alarm even when nobody reports any more. A later KME-to-KME relay asks it for a route per request.
+alarm even when nobody reports any more. The KMEs' key relay asks it for a route per request.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import networkx as nx
@@ -142,15 +142,28 @@ class Controller:
         """The routing state of every link that both ends have reported on."""
         return {view.link.qkdl_id: view.state for view in self.links() if view.state is not None}
 
-    def route(self, source_kme: str, destination_kme: str, key_bits: int) -> Route:
-        """The route :func:`choose_route` picks over the live link states.
+    def route(
+        self, source_kme: str, destination_kme: str, key_bits: int, *, avoid: Sequence[str] = ()
+    ) -> Route:
+        """The route :func:`choose_route` picks over the live link states, using none of ``avoid``.
+
+        A relay that failed on a link asks again with that link in ``avoid``: the controller may not know
+        yet why it failed (a node that stopped answering, a tag that did not verify), so the link is taken
+        as down for this request.
 
         Raises
         ------
         UnknownKmeError, NoRouteError
             As :func:`openqci.network.routing.choose_route` does.
+        UnknownLinkError
+            If ``avoid`` names a link the network does not have.
         """
-        return choose_route(self._graph, self.link_states(), source_kme, destination_kme, key_bits)
+        states = self.link_states()
+        for name in avoid:
+            self._link_named(name)
+            if name in states:
+                states[name] = replace(states[name], up=False)
+        return choose_route(self._graph, states, source_kme, destination_kme, key_bits)
 
     @property
     def graph(self) -> nx.Graph:

@@ -3,14 +3,15 @@
 ``create_controller_app`` only assembles: the routers, the bearer-token check that every endpoint
 declares, and one error handler that turns network errors into a JSON body with a message. Every
 endpoint needs the token the launcher generated into the state directory (mode 0600): link simulators use it
-to post reports, and operators and the future KME relay use it to read. The app is served on 127.0.0.1
+to post reports, and operators and the KMEs' key relay use it to read. The app is served on 127.0.0.1
 only.
 
 Endpoints (all under ``/api/v1``):
 
 - ``GET /state``: nodes, links and alarms in one document; ``GET /nodes``, ``GET /links``, ``GET /alarms``.
-- ``GET /routes?from=KME&to=KME&key_bits=N``: the route :func:`openqci.network.routing.choose_route`
-  picks over the live link states; 503 with the reason when no usable path exists, 400 for an unknown KME.
+- ``GET /routes?from=KME&to=KME&key_bits=N[&avoid=LINK...]``: the route
+  :func:`openqci.network.routing.choose_route` picks over the live link states (avoided links as
+  down); 503 with the reason when no usable path exists, 400 for an unknown KME or link.
 - ``POST /reports``: a site process's node and link-end reports (:class:`ReportIn`).
 """
 
@@ -108,9 +109,10 @@ def get_route(
     source: Annotated[str, Query(alias="from", min_length=1)],
     destination: Annotated[str, Query(alias="to", min_length=1)],
     key_bits: Annotated[int, Query(gt=0)] = 256,
+    avoid: Annotated[list[str] | None, Query()] = None,
 ) -> RouteOut:
-    """The route a relay of ``key_bits`` would take now from one KME to another."""
-    return RouteOut.from_route(controller.route(source, destination, key_bits), key_bits)
+    """The route a relay of ``key_bits`` would take now from one KME to another, avoiding ``avoid``."""
+    return RouteOut.from_route(controller.route(source, destination, key_bits, avoid=avoid or []), key_bits)
 
 
 @reports_router.post("/reports", status_code=204)

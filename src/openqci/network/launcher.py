@@ -179,7 +179,11 @@ def _write_kme_configs(
 def _kme_document(
     layout: StateDir, scenario: Scenario, kme: str, ports: dict[str, int], options: LaunchOptions
 ) -> dict[str, Any]:
-    """One KME's configuration (format of :mod:`openqci.kms.config`): its SAEs, and its fibre neighbours."""
+    """One KME's configuration (format of :mod:`openqci.kms.config`).
+
+    Its SAEs, its fibre neighbours as peers, and for key relay the controller's routes endpoint and the
+    SAEs of every other KME.
+    """
     pki = layout.pki_dir
     saes_of = {
         site.name: [sae.name for sae in scenario.saes if sae.kme == site.name] for site in scenario.kme_sites
@@ -197,6 +201,13 @@ def _kme_document(
                     "saes": saes_of[other],
                 }
             )
+    neighbours = {peer["kme_id"] for peer in peers}
+    remote = {sae.name: sae.kme for sae in scenario.saes if sae.kme not in neighbours | {kme}}
+    relay = {
+        "controller_url": f"http://127.0.0.1:{ports['controller']}",
+        "token_file": str(layout.token_file),
+        "saes": remote,
+    }
     return {
         "kme_id": kme,
         "host": "127.0.0.1",
@@ -211,6 +222,7 @@ def _kme_document(
         "unit_bits": options.unit_bits,
         "saes": [{"sae_id": sae, "certificate": str(pki / f"{sae}.pem")} for sae in saes_of[kme]],
         "peers": peers,
+        "relay": relay,
     }
 
 

@@ -19,7 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from openqci.kms.api import etsi014, kx
+from openqci.kms.api import etsi014, kx, relay
 from openqci.kms.errors import KmsError
 from openqci.kms.identity import Directory
 from openqci.kms.manager import KeyManager
@@ -43,6 +43,7 @@ def create_app(manager: KeyManager, directory: Directory, *, lifespan: Lifespan 
     app.state.directory = directory
     app.include_router(etsi014.router)
     app.include_router(kx.router)
+    app.include_router(relay.router)
     app.add_exception_handler(KmsError, _kms_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

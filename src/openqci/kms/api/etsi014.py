@@ -56,8 +56,8 @@ async def get_key_simple(
     slave_SAE_ID: str, caller: CallerSae, manager: Manager, number: int | None = None, size: int | None = None
 ) -> Response:
     """Get key (clause 5.2), GET form: only ``number`` and ``size``, as query parameters."""
-    keys = await manager.enc_keys(caller, slave_SAE_ID, number=number, size=size)
-    return _container(keys)
+    delivery = await manager.enc_keys(caller, slave_SAE_ID, number=number, size=size)
+    return _container(delivery.keys, delivery.extension)
 
 
 @router.post("/{slave_SAE_ID}/enc_keys", response_model=KeyContainer)
@@ -69,7 +69,7 @@ async def get_key(
 ) -> Response:
     """Get key (clause 5.2), POST form with a Key request; an empty body means all defaults."""
     request = request or KeyRequest()
-    keys = await manager.enc_keys(
+    delivery = await manager.enc_keys(
         caller,
         slave_SAE_ID,
         number=request.number,
@@ -77,7 +77,7 @@ async def get_key(
         additional_slaves=request.additional_slave_SAE_IDs,
         extension_mandatory=request.extension_mandatory,
     )
-    return _container(keys)
+    return _container(delivery.keys, delivery.extension)
 
 
 @router.get("/{master_SAE_ID}/dec_keys", response_model=KeyContainer)
@@ -97,11 +97,14 @@ async def get_key_with_key_ids(
     return _container(await manager.dec_keys(caller, master_SAE_ID, key_id_list))
 
 
-def _container(keys: list[DeliveredKey]) -> Response:
-    """The Key container (Table 11) of ``keys``."""
-    return _json(
-        {"keys": [{"key_ID": str(k.key_id), "key": base64.b64encode(k.material).decode()} for k in keys]}
-    )
+def _container(keys: list[DeliveredKey], extension: dict[str, Any] | None = None) -> Response:
+    """The Key container (Table 11) of ``keys``, with ``key_container_extension`` when given."""
+    body: dict[str, Any] = {
+        "keys": [{"key_ID": str(k.key_id), "key": base64.b64encode(k.material).decode()} for k in keys]
+    }
+    if extension is not None:
+        body["key_container_extension"] = extension
+    return _json(body)
 
 
 def _json(body: dict[str, Any]) -> Response:
