@@ -51,15 +51,18 @@ def keyrate(
     chosen = _choice(Protocol, protocol, "protocol")
     method = _choice(DecoyMethod, decoys, "decoys")
     system = get_preset(preset)
-    options = {"protocol": chosen, "mu": mu, "decoys": method, "block_size": block_size, "epsilon": epsilon}
     if max_distance:
-        found = max_distance_km(system, **options)  # type: ignore[arg-type]
+        found = max_distance_km(
+            system, protocol=chosen, mu=mu, decoys=method, block_size=block_size, epsilon=epsilon
+        )
         _report_max_distance(found, json_output)
         return
     distances = parse_sweep(sweep) if sweep is not None else np.array([distance_km])
     if plot is not None and sweep is None:
         fail("--plot needs --sweep START:STOP:STEP")
-    result = secret_key_rate(system, distances, **options)  # type: ignore[arg-type]
+    result = secret_key_rate(
+        system, distances, protocol=chosen, mu=mu, decoys=method, block_size=block_size, epsilon=epsilon
+    )
     if plot is not None:
         _plot(result, system, distances, plot)
     records = result.records()

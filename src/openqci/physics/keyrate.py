@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TypedDict
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -28,6 +29,15 @@ __all__ = ["KeyRateResult", "Protocol", "max_distance_km", "secret_key_rate"]
 
 _MU_RANGE = (1e-3, 1.5)
 _SEARCH_LIMIT_KM = 2000.0
+
+
+class _Common(TypedDict):
+    """The fields every protocol's result shares."""
+
+    preset: str
+    distance_km: NDArray[np.float64]
+    channel_loss_db: NDArray[np.float64]
+    repetition_rate_hz: float
 
 
 class Protocol(StrEnum):
@@ -138,7 +148,7 @@ def secret_key_rate(
     require_open_unit_interval("epsilon", epsilon)
     loss = fibre_loss_db(distance, system.fibre_attenuation_db_per_km)
     eta = fibre_transmittance(distance, system.fibre_attenuation_db_per_km)
-    common = {
+    common: _Common = {
         "preset": system.name,
         "distance_km": distance,
         "channel_loss_db": loss,
@@ -153,7 +163,7 @@ def secret_key_rate(
             gain=nan,
             qber=nan,
             secret_key_rate_per_pulse=plob_bound(eta),
-            **common,  # type: ignore[arg-type]
+            **common,
         )
     if protocol is Protocol.BBM92:
         return _bbm92(system, distance, eta, mu, common)
@@ -209,7 +219,7 @@ def _asymptotic(
     eta: NDArray[np.float64],
     mu: float | None,
     decoys: DecoyMethod,
-    common: dict[str, object],
+    common: _Common,
 ) -> KeyRateResult:
     flat_eta = eta.reshape(-1)
     if mu is None:
@@ -224,7 +234,7 @@ def _asymptotic(
         gain=stats.gain.reshape(distance.shape),
         qber=stats.qber.reshape(distance.shape),
         secret_key_rate_per_pulse=_clip(rate).reshape(distance.shape),
-        **common,  # type: ignore[arg-type]
+        **common,
     )
 
 
@@ -235,7 +245,7 @@ def _finite(
     mu: float | None,
     block_size: float,
     epsilon: float,
-    common: dict[str, object],
+    common: _Common,
 ) -> KeyRateResult:
     result = finite_key_rate(system, eta.reshape(-1), block_size=block_size, epsilon_sec=epsilon, mu=mu)
     return KeyRateResult(
@@ -247,7 +257,7 @@ def _finite(
         secret_key_rate_per_pulse=result.rate_per_pulse.reshape(distance.shape),
         block_size=float(block_size),
         epsilon=epsilon,
-        **common,  # type: ignore[arg-type]
+        **common,
     )
 
 
@@ -256,7 +266,7 @@ def _bbm92(
     distance: NDArray[np.float64],
     eta: NDArray[np.float64],
     mu: float | None,
-    common: dict[str, object],
+    common: _Common,
 ) -> KeyRateResult:
     half = fibre_transmittance(distance.reshape(-1) / 2.0, system.fibre_attenuation_db_per_km)
     if mu is None:
@@ -271,7 +281,7 @@ def _bbm92(
         gain=gain.reshape(distance.shape),
         qber=qber.reshape(distance.shape),
         secret_key_rate_per_pulse=_clip(rate).reshape(distance.shape),
-        **common,  # type: ignore[arg-type]
+        **common,
     )
 
 
