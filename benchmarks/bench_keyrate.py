@@ -6,22 +6,10 @@ costs), measured in the same run; the ratio is the figure to quote.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 from openqci.physics import DecoyMethod, get_preset, max_distance_km, secret_key_rate
-
-
-def best_of(repeats: int, work: object) -> float:
-    """Shortest wall time of ``repeats`` calls, in seconds."""
-    assert callable(work)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - start)
-    return min(times)
+from timing import best_of
 
 
 def main() -> None:

@@ -33,19 +33,9 @@ from openqci.link.ldpc import (
 from openqci.link.ldpc_codes import PEG_SHORT_CODES, SHORT_CODES, LdpcCode, build_code
 from openqci.link.ldpc_decoder import LANES, MIN_SUM, SUM_PRODUCT, decode_frames, encode_frames
 from openqci.physics.entropy import binary_entropy
+from timing import best_of
 
 QBERS = (0.01, 0.02, 0.03, 0.05)
-
-
-def _best_of(repeats: int, work: object) -> float:
-    """Shortest wall time of ``repeats`` calls, in seconds."""
-    assert callable(work)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def _sparse_syndromes(code: LdpcCode, frames: NDArray[np.bool_]) -> NDArray[np.int64]:
@@ -60,7 +50,7 @@ def _one_qber(qber: float, n_bits: int, seed: int, variants: list[LdpcParameters
     rng = np.random.default_rng(seed)
     alice = rng.random(n_bits) < 0.5
     bob = alice ^ (rng.random(n_bits) < qber)
-    pack_s = _best_of(3, lambda: np.packbits(alice))
+    pack_s = best_of(3, lambda: np.packbits(alice))
     print(f"QBER {qber:.2%}: baseline packbits {n_bits / pack_s / 1e6:9.1f} Mbit/s")
     first_s = 0.0
     for parameters in variants:
@@ -76,7 +66,7 @@ def _one_qber(qber: float, n_bits: int, seed: int, variants: list[LdpcParameters
         frames = np.zeros((frame_bits.size, code.n_bits), dtype=np.bool_)
         order = shortening_order(code.n_bits, seed)
         frames[:, order[code.n_bits - int(frame_bits.min()) :]] = True
-        sparse_s = _best_of(3, lambda: _sparse_syndromes(code, frames))  # noqa: B023 (called at once)
+        sparse_s = best_of(3, lambda: _sparse_syndromes(code, frames))  # noqa: B023 (called at once)
         residual = int(np.count_nonzero(result.corrected_bits != alice))
         converged = report.iterations[report.iterations > 0]
         rule = parameters.check_rule.name if parameters.check_rule else "default"
