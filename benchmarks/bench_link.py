@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 from openqci.link.cascade import Cascade
-from openqci.link.privacy import seed_spectrum, toeplitz_hash, toeplitz_seed
+from openqci.link.privacy import ToeplitzFamily, seed_spectrum, toeplitz_hash, toeplitz_seed
 from openqci.link.run import run_link
 from openqci.link.sampler import sample_detections
 from openqci.link.settings import optimal_settings
@@ -51,10 +51,11 @@ def stage_costs(preset: str, distance_km: float, rng: np.random.Generator) -> di
     for lo in range(0, sifted.size, BLOCK_BITS):
         key = sifted.alice_bits[lo : lo + BLOCK_BITS]
         out = min(length, key.size)
-        seed = toeplitz_seed(key.size, out, rng=rng)
-        spectrum = seed_spectrum(seed, key.size, out)
+        family = ToeplitzFamily.MODIFIED  # as the session hashes
+        seed = toeplitz_seed(key.size, out, rng=rng, family=family)
+        spectrum = seed_spectrum(seed, key.size, out, family=family)
         for _ in range(2):  # both ends; the seed's spectrum is shared
-            toeplitz_hash(key, seed, out, spectrum=spectrum)
+            toeplitz_hash(key, seed, out, spectrum=spectrum, family=family)
     costs["privacy amplification"] = time.process_time() - start
     costs["detections per simulated second"] = events.detections / 0.25
     return {k: (v / 0.25 if k != "detections per simulated second" else v) for k, v in costs.items()}

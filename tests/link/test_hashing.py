@@ -92,3 +92,83 @@ def test_seed_spectrum_computed_ahead_gives_the_same_hash(rng: np.random.Generat
     assert np.array_equal(toeplitz_hash(key, seed, 1000, spectrum=spectrum), expected)
     with pytest.raises(InvalidLinkParameterError):
         toeplitz_hash(key, seed[:-990], 10, spectrum=spectrum)
+
+
+def _modified_direct(key: np.ndarray, seed: np.ndarray, rows: int) -> np.ndarray:
+    m = key.size - rows
+    tail = np.array([[seed[j - i + m - 1] for i in range(m)] for j in range(rows)], dtype=np.int64)
+    return key[:rows] ^ ((tail.reshape(rows, m) @ key[rows:].astype(np.int64)) % 2 == 1)
+
+
+@settings(max_examples=80, deadline=None)
+@given(n=st.integers(1, 300), rows_fraction=st.floats(0.01, 1.0), seed=st.integers(0, 2**32))
+def test_modified_toeplitz_matches_matrix_product(n: int, rows_fraction: float, seed: int) -> None:
+    from openqci.link.privacy import ToeplitzFamily, seed_bits
+
+    rng = np.random.default_rng(seed)
+    rows = max(1, int(n * rows_fraction))
+    key = rng.random(n) < 0.5
+    seed_bits_ = rng.random(seed_bits(n, rows, ToeplitzFamily.MODIFIED)) < 0.5
+    assert seed_bits_.size == n - 1
+    out = toeplitz_hash(key, seed_bits_, rows, family=ToeplitzFamily.MODIFIED)
+    assert np.array_equal(out, _modified_direct(key, seed_bits_, rows))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(17, 2000),
+    k=st.integers(1, 2000),
+    start_fraction=st.floats(0.0, 1.0),
+    seed=st.integers(0, 2**32),
+)
+def test_four_step_convolution_matches_direct_cyclic_sums(
+    n: int, k: int, start_fraction: float, seed: int
+) -> None:
+    from openqci.link._privacy_convolution import bit_spectrum, convolution_parities, plan_convolution
+
+    rng = np.random.default_rng(seed)
+    bits, other = rng.random(n) < 0.5, rng.random(k) < 0.5
+    plan = plan_convolution(max(n, k), four_step_from=16)
+    assert plan.rows > 1
+    start = int(start_fraction * (plan.size - 1))
+    count = plan.size - start
+    linear = np.convolve(other.astype(np.int64), bits.astype(np.int64))
+    cyclic = np.bincount(np.arange(linear.size) % plan.size, weights=linear, minlength=plan.size)
+    parities, worst = convolution_parities(bits, bit_spectrum(other, plan), plan, start, count)
+    assert worst < 1e-6
+    assert np.array_equal(parities, cyclic[start:].astype(np.int64) % 2 == 1)
+
+
+def test_modified_large_block_is_exact_and_spectrum_ahead_agrees(rng: np.random.Generator) -> None:
+    from openqci.link.privacy import ToeplitzFamily, seed_spectrum, toeplitz_seed
+
+    modified = ToeplitzFamily.MODIFIED
+    key = rng.random(1 << 20) < 0.5
+    out, seed = amplify_privacy(key, 3 << 18, rng=rng, family=modified)
+    n, m = key.size, key.size - out.size
+    assert seed.size == n - 1
+    for j in (0, 1, 54321, out.size - 1):
+        row = seed[j + m - 1 - np.arange(m)]
+        assert out[j] == key[j] ^ bool(np.count_nonzero(row & key[out.size :]) % 2)
+    seed = toeplitz_seed(n, 1 << 19, rng=rng, family=modified)
+    spectrum = seed_spectrum(seed, n, 1 << 19, family=modified)
+    ahead = toeplitz_hash(key, seed, 1 << 19, spectrum=spectrum, family=modified)
+    assert np.array_equal(ahead, toeplitz_hash(key, seed, 1 << 19, family=modified))
+    assert np.array_equal(toeplitz_hash(key, seed, n, family=modified), key)  # l = n: the identity
+
+
+@pytest.mark.parametrize("key_bits", [4099, 1 << 19])
+def test_rounding_beyond_a_quarter_is_refused(key_bits: int, rng: np.random.Generator) -> None:
+    from openqci.link._privacy_convolution import plan_convolution
+    from openqci.link.errors import LinkError
+    from openqci.link.privacy import seed_spectrum, toeplitz_seed
+
+    key = rng.random(key_bits) < 0.5
+    seed = toeplitz_seed(key.size, 1000, rng=rng)
+    spectrum = seed_spectrum(seed, key.size, 1000)
+    assert np.array_equal(toeplitz_hash(key, seed, 1000, spectrum=spectrum), toeplitz_hash(key, seed, 1000))
+    # A zero-frequency error shifts every sum by 0.3: each output would still round right, but the
+    # margin check must refuse it.
+    spectrum.flat[0] += 0.3 * plan_convolution(seed.size).size / np.count_nonzero(key)
+    with pytest.raises(LinkError):
+        toeplitz_hash(key, seed, 1000, spectrum=spectrum)

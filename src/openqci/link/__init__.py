@@ -59,7 +59,9 @@ from openqci.link.photons import (
     honest_groups,
 )
 from openqci.link.privacy import (
+    ToeplitzFamily,
     amplify_privacy,
+    seed_bits,
     seed_spectrum,
     toeplitz_hash,
     toeplitz_seed,
@@ -143,6 +145,7 @@ __all__ = [
     "ReconciliationResult",
     "SiftedKey",
     "TamperingChannel",
+    "ToeplitzFamily",
     "TransmissionSlice",
     "amplify_privacy",
     "estimate_parameters",
@@ -155,6 +158,7 @@ __all__ = [
     "run_link",
     "sample_detections",
     "secret_key_length",
+    "seed_bits",
     "seed_spectrum",
     "sift",
     "toeplitz_hash",

@@ -1,20 +1,29 @@
-"""Privacy amplification by Toeplitz hashing, computed as one FFT convolution.
+"""Privacy amplification by Toeplitz hashing, computed as one exact float64 FFT convolution.
 
-The ``l x n`` Toeplitz matrix ``T[j, i] = s[j - i + n - 1]`` is fixed by ``n + l - 1`` random seed bits
-and forms a 2-universal family, so by the leftover hash lemma its output is epsilon-close to a uniform
-key when ``l`` is the finite-key bound (Krawczyk, CRYPTO '94; Tomamichel et al., IEEE TIT 57, 5524
-(2011)). The product ``T x`` is the middle of the linear convolution ``s * x``; a cyclic convolution of
-length ``L >= n + l - 1`` only wraps terms onto indices below ``n - 1``, which are not read, so one real
-FFT of size ``L`` (``scipy.fft.next_fast_len``, one worker, pocketfft's plan cache) does the work.
+Two 2-universal families are offered (:class:`ToeplitzFamily`). The ``l x n`` Toeplitz matrix
+``T[j, i] = s[j - i + n - 1]`` takes ``n + l - 1`` seed bits (Krawczyk, CRYPTO '94). The modified
+Toeplitz matrix ``[I_l | T']``, with ``T'[j, i] = s[j - i + m - 1]`` an ``l x m`` Toeplitz matrix and
+``m = n - l``, takes ``n - 1`` seed bits (Hayashi and Tsurumaru, IEEE TIT 62, 2213 (2016), Sec. VI):
+two inputs differing by ``(d_1, d_2)`` collide when ``d_1 = T' d_2``, which never happens for
+``d_2 = 0, d_1 != 0`` and has probability ``2^-l`` otherwise, since ``T' d_2`` is uniform for a uniform
+seed and ``d_2 != 0``. So both are universal_2, the leftover hash lemma holds for either, and the
+output length of the finite-key bound (Lim et al., PRA 89, 022307 (2014), Eq. (2), built on that
+lemma; Tomamichel et al., IEEE TIT 57, 5524 (2011)) is secure for both: the session uses the modified
+family, whose convolution is about ``n`` points long instead of ``n + l``.
+
+The product ``T x`` is a window of the linear convolution ``s * x``; a cyclic convolution of length
+``L`` at least the seed's length only wraps terms onto indices below the window, so a cyclic
+convolution of ``L`` points does the work (:mod:`openqci.link._privacy_convolution`: one real FFT when
+short, a four-step FFT of cache-sized transforms when long).
 
 Exactness. Every output is an integer sum of at most ``min(n, l)`` products of bits, and only its
 parity is kept, so the float64 result must round to the right integer. Percival's bound on the error of
 an FFT convolution (Math. Comp. 72, 387 (2003), Theorem 5.1, radix 2, accurate twiddles) is about
 ``||s||_2 ||x||_2 (12 log2 L + 3) 2^-53``: about ``2^-20`` for ``n = 2^24``, ``l = 2^23``, far below the
 1/2 that would flip a bit. The same bound in float32 exceeds 1/2 from ``n`` of about ``2^14``, so float32
-is not used. pocketfft's mixed-radix transforms are in the same accuracy class, and every call checks
-the distance of each output to the nearest integer and refuses results beyond 1/4 rather than
-trusting the bound.
+is not used. pocketfft's mixed-radix transforms and the four-step twiddles (each a product of two
+correctly rounded table entries) are in the same accuracy class, and every call checks the distance of
+each output to the nearest integer and refuses results beyond 1/4 rather than trusting the bound.
 
 The seed's spectrum depends on the seed alone, so :func:`seed_spectrum` can be computed ahead (while
 the block is still being reconciled) and reused by the other end when it received the same seed.
@@ -24,17 +33,37 @@ The CuPy path (``backend="cupy"``) runs the same convolution on a GPU and is imp
 
 from __future__ import annotations
 
+import enum
 from typing import Literal
 
 import numpy as np
-import scipy.fft
 from numpy.typing import NDArray
 
+from openqci.link._privacy_convolution import (
+    ConvolutionPlan,
+    bit_spectrum,
+    convolution_parities,
+    plan_convolution,
+)
 from openqci.link.errors import InvalidLinkParameterError, LinkError
 
-__all__ = ["amplify_privacy", "seed_spectrum", "toeplitz_hash", "toeplitz_seed"]
+__all__ = [
+    "ToeplitzFamily",
+    "amplify_privacy",
+    "seed_bits",
+    "seed_spectrum",
+    "toeplitz_hash",
+    "toeplitz_seed",
+]
 
 _ROUNDING_LIMIT = 0.25
+
+
+class ToeplitzFamily(enum.Enum):
+    """The 2-universal hash family: plain Toeplitz (``n + l - 1`` seed bits) or modified (``n - 1``)."""
+
+    TOEPLITZ = "toeplitz"
+    MODIFIED = "modified"
 
 
 def amplify_privacy(
@@ -43,33 +72,47 @@ def amplify_privacy(
     *,
     rng: np.random.Generator,
     backend: Literal["cpu", "cupy"] = "cpu",
+    family: ToeplitzFamily = ToeplitzFamily.TOEPLITZ,
 ) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
-    """Compress ``key`` to ``output_bits`` bits with a fresh Toeplitz matrix drawn from ``rng``.
+    """Compress ``key`` to ``output_bits`` bits with a fresh matrix of ``family`` drawn from ``rng``.
 
-    Returns the final key and the public seed (``key.size + output_bits - 1`` bits) that the other end
-    needs to compute the same hash.
+    Returns the final key and the public seed (:func:`seed_bits` bits) that the other end needs to
+    compute the same hash.
     """
-    seed = toeplitz_seed(key.size, output_bits, rng=rng)
-    return toeplitz_hash(key, seed, output_bits, backend=backend), seed
+    seed = toeplitz_seed(key.size, output_bits, rng=rng, family=family)
+    return toeplitz_hash(key, seed, output_bits, backend=backend, family=family), seed
 
 
-def toeplitz_seed(key_bits: int, output_bits: int, *, rng: np.random.Generator) -> NDArray[np.bool_]:
-    """The ``key_bits + output_bits - 1`` random bits of a Toeplitz matrix, drawn as bytes from ``rng``."""
+def seed_bits(key_bits: int, output_bits: int, family: ToeplitzFamily = ToeplitzFamily.TOEPLITZ) -> int:
+    """Seed length of a ``key_bits`` to ``output_bits`` hash: ``n + l - 1`` bits, or ``n - 1`` modified."""
+    return key_bits - 1 + (output_bits if family is ToeplitzFamily.TOEPLITZ else 0)
+
+
+def toeplitz_seed(
+    key_bits: int,
+    output_bits: int,
+    *,
+    rng: np.random.Generator,
+    family: ToeplitzFamily = ToeplitzFamily.TOEPLITZ,
+) -> NDArray[np.bool_]:
+    """The :func:`seed_bits` random bits of a matrix of ``family``, drawn as bytes from ``rng``."""
     if not 0 < output_bits <= key_bits:
         raise InvalidLinkParameterError(f"output_bits must lie in [1, {key_bits}], got {output_bits}")
-    size = key_bits + output_bits - 1
+    size = seed_bits(key_bits, output_bits, family)
     raw = np.frombuffer(rng.bytes((size + 7) // 8), dtype=np.uint8)
     return np.unpackbits(raw, count=size).view(np.bool_)
 
 
-def seed_spectrum(seed: NDArray[np.bool_], key_bits: int, output_bits: int) -> NDArray[np.complex128]:
-    """The real FFT of the seed at the convolution size of a ``key_bits`` to ``output_bits`` hash."""
-    if seed.size != key_bits + output_bits - 1:
-        raise InvalidLinkParameterError(
-            f"the seed must hold {key_bits + output_bits - 1} bits, got {seed.size}"
-        )
-    size = _fft_size(key_bits, output_bits)
-    return np.asarray(scipy.fft.rfft(seed.astype(np.float64), size, workers=1), dtype=np.complex128)
+def seed_spectrum(
+    seed: NDArray[np.bool_],
+    key_bits: int,
+    output_bits: int,
+    *,
+    family: ToeplitzFamily = ToeplitzFamily.TOEPLITZ,
+) -> NDArray[np.complex128]:
+    """The transform of the seed at the convolution size of a ``key_bits`` to ``output_bits`` hash."""
+    _check_seed(seed, key_bits, output_bits, family)
+    return bit_spectrum(seed, _plan(key_bits, output_bits, family))
 
 
 def toeplitz_hash(
@@ -79,50 +122,58 @@ def toeplitz_hash(
     *,
     backend: Literal["cpu", "cupy"] = "cpu",
     spectrum: NDArray[np.complex128] | None = None,
+    family: ToeplitzFamily = ToeplitzFamily.TOEPLITZ,
 ) -> NDArray[np.bool_]:
-    """``T x mod 2`` for the Toeplitz matrix ``T[j, i] = seed[j - i + n - 1]`` of ``output_bits`` rows.
+    """``M x mod 2`` for the ``output_bits``-row matrix ``M`` of ``family`` fixed by ``seed``.
 
-    ``spectrum``, when given, is :func:`seed_spectrum` of this very seed, computed ahead.
+    ``M[j, i] = seed[j - i + n - 1]`` (Toeplitz), or ``M = [I | T']`` with
+    ``T'[j, i] = seed[j - i + n - l - 1]`` (modified). ``spectrum``, when given, is
+    :func:`seed_spectrum` of this very seed and family, computed ahead.
 
     Raises
     ------
     InvalidLinkParameterError
-        If the seed does not hold ``key.size + output_bits - 1`` bits, or the spectrum has the wrong size.
+        If the seed does not hold :func:`seed_bits` bits, or the spectrum has the wrong shape.
+    LinkError
+        If the rounding error of the convolution came within 1/4 of flipping a bit.
     """
     n = key.size
-    if seed.size != n + output_bits - 1:
-        raise InvalidLinkParameterError(f"the seed must hold {n + output_bits - 1} bits, got {seed.size}")
-    size = _fft_size(n, output_bits)
+    _check_seed(seed, n, output_bits, family)
+    modified = family is ToeplitzFamily.MODIFIED
+    vector = key[output_bits:] if modified else key
+    if vector.size == 0:  # modified family with output_bits == n: the identity
+        return key.copy()
+    start, plan = vector.size - 1, _plan(n, output_bits, family)
     if backend == "cupy":
-        sums = _convolve_cupy(key, seed, size)
+        sums = _convolve_cupy(vector, seed, plan.size)[start : start + output_bits]
+        rounded = np.rint(sums)
+        parities, worst = (rounded.astype(np.int64) & 1).astype(np.bool_), _worst(sums, rounded)
     elif backend == "cpu":
         if spectrum is None:
-            spectrum = seed_spectrum(seed, n, output_bits)
-        if spectrum.size != size // 2 + 1:
+            spectrum = bit_spectrum(seed, plan)
+        if spectrum.shape != plan.spectrum_shape:
             raise InvalidLinkParameterError("the seed spectrum does not match this key and output size")
-        sums = _convolve_cpu(key, spectrum, size, n - 1, output_bits)
+        parities, worst = convolution_parities(vector, spectrum, plan, start, output_bits)
     else:
         raise InvalidLinkParameterError(f"unknown backend {backend!r}; choose cpu or cupy")
-    middle = sums if backend == "cpu" else sums[n - 1 : n - 1 + output_bits]
-    rounded = np.rint(middle)
-    if output_bits and float(np.max(np.abs(middle - rounded))) > _ROUNDING_LIMIT:
+    if worst > _ROUNDING_LIMIT:
         raise LinkError("FFT rounding too large for an exact Toeplitz product; use smaller blocks")
-    return (rounded.astype(np.int64) & 1).astype(np.bool_)
+    return parities ^ key[:output_bits] if modified else parities
 
 
-def _fft_size(key_bits: int, output_bits: int) -> int:
-    """Cyclic convolution length: the next fast real-FFT size from ``key_bits + output_bits - 1``."""
-    return int(scipy.fft.next_fast_len(key_bits + output_bits - 1, real=True))
+def _check_seed(seed: NDArray[np.bool_], key_bits: int, output_bits: int, family: ToeplitzFamily) -> None:
+    expected = seed_bits(key_bits, output_bits, family)
+    if seed.size != expected:
+        raise InvalidLinkParameterError(f"the seed must hold {expected} bits, got {seed.size}")
 
 
-def _convolve_cpu(
-    key: NDArray[np.bool_], spectrum: NDArray[np.complex128], size: int, start: int, count: int
-) -> NDArray[np.float64]:
-    """Entries ``start .. start + count`` of the cyclic convolution of the key with the seed, by real FFT."""
-    product = scipy.fft.rfft(key.astype(np.float64), size, workers=1)
-    product *= spectrum
-    sums = scipy.fft.irfft(product, size, overwrite_x=True, workers=1)
-    return np.asarray(sums[start : start + count], dtype=np.float64)
+def _plan(key_bits: int, output_bits: int, family: ToeplitzFamily) -> ConvolutionPlan:
+    """Cyclic convolution plan: at least the seed's length, so wrapped terms miss the window."""
+    return plan_convolution(seed_bits(key_bits, output_bits, family))
+
+
+def _worst(sums: NDArray[np.float64], rounded: NDArray[np.float64]) -> float:
+    return float(np.max(np.abs(sums - rounded))) if sums.size else 0.0
 
 
 def _convolve_cupy(key: NDArray[np.bool_], seed: NDArray[np.bool_], size: int) -> NDArray[np.float64]:

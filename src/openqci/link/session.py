@@ -33,7 +33,7 @@ from openqci.link.errors import AuthenticationKeyError, InvalidLinkParameterErro
 from openqci.link.estimation import ParameterEstimate, estimate_parameters, secret_key_length
 from openqci.link.keyblock import KeyBlock
 from openqci.link.photons import QuantumAttack
-from openqci.link.privacy import seed_spectrum, toeplitz_hash, toeplitz_seed
+from openqci.link.privacy import ToeplitzFamily, seed_spectrum, toeplitz_hash, toeplitz_seed
 from openqci.link.reconciliation import Reconciler
 from openqci.link.sampler import sample_detections
 from openqci.link.sifting import SiftedKey, sift
@@ -343,19 +343,22 @@ class LinkSession:
             self._abort_if_forged(outcome, views, hash_key)
             outcome.abort_reason = outcome.abort_reason or AbortReason.NO_SECRET_KEY
             return
-        seed = toeplitz_seed(sifted.size, length, rng=self._rng)
-        spectrum = seed_spectrum(seed, sifted.size, length)
-        alice_key = toeplitz_hash(sifted.alice_bits, seed, length, spectrum=spectrum)
+        family = ToeplitzFamily.MODIFIED
+        seed = toeplitz_seed(sifted.size, length, rng=self._rng, family=family)
+        spectrum = seed_spectrum(seed, sifted.size, length, family=family)
+        alice_key = toeplitz_hash(sifted.alice_bits, seed, length, spectrum=spectrum, family=family)
         received = self._exchange(views, End.ALICE, np.packbits(seed).tobytes())
         bob_seed = np.unpackbits(np.frombuffer(received, np.uint8), count=seed.size).view(np.bool_)
         # The seed's spectrum is a function of the seed alone: Bob reuses Alice's when he received
         # exactly her seed, and computes his own otherwise.
         if not np.array_equal(bob_seed, seed):
-            spectrum = seed_spectrum(bob_seed, corrected.size, length)
+            spectrum = seed_spectrum(bob_seed, corrected.size, length, family=family)
         # Likewise his hash is Alice's when his corrected key and seed are bit for bit hers.
         same_input = np.array_equal(bob_seed, seed) and np.array_equal(corrected, sifted.alice_bits)
         bob_key = (
-            alice_key.copy() if same_input else toeplitz_hash(corrected, bob_seed, length, spectrum=spectrum)
+            alice_key.copy()
+            if same_input
+            else toeplitz_hash(corrected, bob_seed, length, spectrum=spectrum, family=family)
         )
         if self._abort_if_forged(outcome, views, hash_key):
             return
