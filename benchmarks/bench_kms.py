@@ -139,11 +139,13 @@ def _run_load(spec: dict[str, Any]) -> None:
     import uvloop
 
     uvloop.run(_load({**spec, "requests": 50}))
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     latencies = uvloop.run(_load(spec))
     elapsed = time.perf_counter() - start
     ms = np.array(latencies) * 1e3
     figures = {
+        "elapsed_s": elapsed,
+        "load_cpu_s": time.process_time() - cpu_start,
         "rps": len(ms) / elapsed,
         "p50_ms": float(np.percentile(ms, 50)),
         "p99_ms": float(np.percentile(ms, 99)),
@@ -174,6 +176,45 @@ def _measure(
     return dict(json.loads(done.stdout.splitlines()[-1]))
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU time (user and system) that process ``pid`` has used so far, from ``/proc`` (0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _print_row(number: int, label: str, row: dict[str, float]) -> None:
+    cores = "  ".join(f"{k.removesuffix('_cores')} {v:.2f}" for k, v in row.items() if k.endswith("_cores"))
+    rps, p50, p99 = row["rps"], row["p50_ms"], row["p99_ms"]
+    print(f"{number:>6} {label:>12} {rps:>9.0f} {p50:>8.2f} {p99:>8.2f}   {cores}")
+
+
+def _measure_cpu(
+    servers: list[subprocess.Popen[bytes]],
+    root: Path,
+    port: int,
+    number: int,
+    concurrency: int,
+    requests: int,
+    *,
+    keep_alive: bool,
+) -> dict[str, float]:
+    """:func:`_measure`, adding the CPU each process used per second of the run (1.0: one core busy).
+
+    The servers' CPU is taken over the whole load process (its start and warm-up included, so their
+    figures are slightly low); the load generator's over the measured requests only.
+    """
+    before, start = [_cpu_s(s.pid) for s in servers], time.perf_counter()
+    row = _measure(root, port, number, requests, concurrency, keep_alive)
+    wall_s = time.perf_counter() - start
+    used = [_cpu_s(s.pid) - b for s, b in zip(servers, before, strict=True)]
+    row["gen_cores"] = row["load_cpu_s"] / row["elapsed_s"]
+    row["kme-a_cores"], row["kme-b_cores"] = (u / wall_s for u in used)
+    return row
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=3000)
@@ -191,14 +232,15 @@ def main() -> None:
         servers = [_start(root, name, port) for name, port in ports.items()]
         try:
             print(f"enc_keys, 256-bit keys, {args.concurrency} concurrent clients, one kme-a process")
-            print(f"{'number':>6} {'connection':>12} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
+            print(f"{os.cpu_count()} CPU cores; CPU used per second of each run (1.0: one core busy)")
+            print(f"{'number':>6} {'connection':>12} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}   CPU (cores)")
             for number in (1, 10):
                 port = ports["kme-a"]
-                fresh = _measure(root, port, number, baseline_requests, args.concurrency, keep_alive=False)
-                kept = _measure(root, port, number, args.requests, args.concurrency, keep_alive=True)
+                measure = (root, port, number, args.concurrency)
+                fresh = _measure_cpu(servers, *measure, baseline_requests, keep_alive=False)
+                kept = _measure_cpu(servers, *measure, args.requests, keep_alive=True)
                 for label, row in (("new TLS", fresh), ("keep-alive", kept)):
-                    rps, p50, p99 = row["rps"], row["p50_ms"], row["p99_ms"]
-                    print(f"{number:>6} {label:>12} {rps:>9.0f} {p50:>8.2f} {p99:>8.2f}")
+                    _print_row(number, label, row)
                 print(f"{'':>6} {'ratio':>12} {kept['rps'] / fresh['rps']:>8.1f}x  (keep-alive over new TLS)")
                 met = kept["rps"] >= TARGET_RPS and kept["p99_ms"] < TARGET_P99_MS
                 verdict = "met" if met else "NOT met"

@@ -14,8 +14,9 @@ import orjson
 import pytest
 
 from openqci.kms.api.kx_models import DeliveryBatch, ReservationMessage
+from openqci.kms.crypto import MasterKey
 from openqci.kms.peer import _batch_json
-from openqci.kms.records import KeyPlan, Reservation
+from openqci.kms.sqlite_store import SqliteKeyStore
 from openqci.kms.units import cut_block
 from tests.kms.conftest import make_block
 from tests.kms.harness import InProcess, in_process, make_site
@@ -136,17 +137,33 @@ async def test_a_lost_push_is_repeated(env: InProcess) -> None:
         assert (await _dec(env, key["key_ID"])).json()["keys"] == [key]
 
 
-def test_the_pushed_batch_is_what_the_message_model_reads() -> None:
-    record = Reservation(
-        uuid.uuid4(),
-        "link-ab",
-        "sae-a1",
-        ("sae-b1", "sae-b2"),
-        (KeyPlan(uuid.uuid4(), (uuid.uuid4(),) * 2, 512),),
-    )
-    written = _batch_json([record])
+def test_the_pushed_batch_is_what_the_message_model_reads(tmp_path) -> None:
+    store = SqliteKeyStore(tmp_path / "kme.sqlite", MasterKey.generate())
+    store.add_block(make_block(size_bits=8192), unit_bits=256, parity=0)
+    for number, size_bits in ((1, 256), (3, 512)):
+        store.deliver(
+            request_id=uuid.uuid4(),
+            link_id="link-ab",
+            master_sae="sae-a1",
+            slave_saes=("sae-b1", "sae-b2"),
+            number=number,
+            size_bits=size_bits,
+            unit_bits=256,
+        )
+    records = store.pending("link-ab", 10)
+    written = _batch_json(store.outbox("link-ab", 10))
+    store.close()
     batch = DeliveryBatch.model_validate_json(written)
-    assert [m.to_reservation() for m in batch.records] == [record]
+    assert [m.to_reservation() for m in batch.records] == records
+    assert [len(r.keys) for r in records] == [1, 3]
+    assert all(len(plan.unit_ids) == 2 for plan in records[1].keys)
     assert orjson.loads(written) == orjson.loads(
-        DeliveryBatch(records=[ReservationMessage.from_reservation(record)]).model_dump_json()
+        DeliveryBatch(records=[ReservationMessage.from_reservation(r) for r in records]).model_dump_json()
     )
+
+
+async def test_a_malformed_push_is_refused_with_the_error_body(env: InProcess) -> None:
+    async with env.client("kme-b", "kme-a") as peer:
+        for body in (b"{", b'{"records": [{"request_id": "not a uuid"}]}', b'{"records": 3}'):
+            response = await peer.post(PUSH, content=body, headers={"content-type": "application/json"})
+            is_error(response, 400)

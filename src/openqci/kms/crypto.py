@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Sequence
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -53,6 +54,19 @@ class MasterKey:
         """Decrypt a sealed unit; a wrong key or a moved row raises :class:`StoreError`."""
         try:
             return self._aead.decrypt(nonce, ciphertext, unit_id)
+        except InvalidTag:
+            raise StoreError(
+                "key material failed authentication: wrong master key or tampered store"
+            ) from None
+
+    def open_many(self, sealed: Sequence[tuple[bytes, bytes, str]]) -> list[bytes]:
+        """Decrypt ``(nonce, ciphertext, unit_id)`` rows in order with the one cipher object.
+
+        Raises :class:`StoreError` as :meth:`open` does, for the first row that fails.
+        """
+        decrypt = self._aead.decrypt
+        try:
+            return [decrypt(bytes(nonce), bytes(data), unit_id.encode()) for nonce, data, unit_id in sealed]
         except InvalidTag:
             raise StoreError(
                 "key material failed authentication: wrong master key or tampered store"

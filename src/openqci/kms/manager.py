@@ -194,17 +194,13 @@ class KeyManager:
     # -- peer KMEs --------------------------------------------------------------------------------------
 
     async def accept_from_peer(self, peer_kme: str, records: Sequence[Reservation]) -> list[uuid.UUID]:
-        """Bind a peer's delivery records here (one group commit); return those now held durably."""
+        """Bind a peer's delivery records here (one store call, one savepoint per record).
+
+        Returns the request IDs now held durably; a record refused (units not free, SAEs not ours) is left
+        out and rolls back alone.
+        """
         peer = self._peer_named(peer_kme)
-        outcomes = await asyncio.gather(
-            *(self._committer.call(self._accept_one, peer, r) for r in records), return_exceptions=True
-        )
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException) and not isinstance(outcome, BadRequestError | PeerError):
-                raise outcome
-        return [
-            r.request_id for r, o in zip(records, outcomes, strict=True) if not isinstance(o, BaseException)
-        ]
+        return await self._committer.call(self._accept_all, peer, records)
 
     async def records_for_peer(self, peer_kme: str, key_ids: Sequence[uuid.UUID]) -> list[Reservation]:
         """Return the delivery records on the link shared with ``peer_kme`` that hold ``key_ids``."""
@@ -239,6 +235,16 @@ class KeyManager:
         if peer is None:
             raise UnauthorizedError(f"KME {peer_kme!r} is not a peer of {self.kme_id}")
         return peer
+
+    def _accept_all(self, peer: PeerLink, records: Sequence[Reservation]) -> list[uuid.UUID]:
+        accepted = []
+        for record in records:
+            try:
+                self._accept_one(peer, record)
+            except (BadRequestError, PeerError):
+                continue
+            accepted.append(record.request_id)
+        return accepted
 
     def _accept_one(self, peer: PeerLink, record: Reservation) -> None:
         """Check that ``peer`` owns the record's link and master SAE and the slaves are ours, then bind it."""

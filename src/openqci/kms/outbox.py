@@ -32,7 +32,8 @@ class OutboxPusher:
         client: PeerClient,
         committer: GroupCommitter,
         *,
-        batch: int = 64,
+        batch: int = 256,
+        linger_s: float = 0.02,
         idle_s: float = 2.0,
         max_backoff_s: float = 10.0,
     ) -> None:
@@ -40,6 +41,7 @@ class OutboxPusher:
         self._client = client
         self._committer = committer
         self._batch = batch
+        self._linger_s = linger_s
         self._idle_s = idle_s
         self._max_backoff_s = max_backoff_s
         self._wake = asyncio.Event()
@@ -71,6 +73,7 @@ class OutboxPusher:
                 await asyncio.sleep(backoff_s)  # a peer that is down is not hammered at the request rate
             else:
                 await _wait(self._wake, self._idle_s)
+                await asyncio.sleep(self._linger_s)  # under load, the records of many requests go together
             self._wake.clear()
             try:
                 drained = await self._push_all()
@@ -82,13 +85,15 @@ class OutboxPusher:
     async def _push_all(self) -> bool:
         """Push until the outbox is empty (True) or the peer refuses part of a batch (False)."""
         while True:
-            records = await self._committer.call(self._committer.store.pending, self.link_id, self._batch)
+            records = await self._committer.call(self._committer.store.outbox, self.link_id, self._batch)
             if not records:
                 return True
             accepted = await self._client.push(records)
             await self._committer.call(self._committer.store.confirm, accepted)
             if len(accepted) < len(records):
                 return False
+            if len(records) < self._batch:
+                return True
 
 
 async def _wait(event: asyncio.Event, timeout_s: float) -> None:

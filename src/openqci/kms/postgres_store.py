@@ -31,7 +31,8 @@ CREATE TABLE IF NOT EXISTS units (
     nonce BYTEA NOT NULL,
     material BYTEA NOT NULL,
     key_id TEXT,
-    pos INTEGER
+    pos INTEGER,
+    delivery BIGINT
 );
 CREATE INDEX IF NOT EXISTS units_free ON units (link_id, owned, state, seq);
 CREATE INDEX IF NOT EXISTS units_block ON units (block_id);
@@ -50,11 +51,14 @@ CREATE TABLE IF NOT EXISTS keys (
     created_s DOUBLE PRECISION NOT NULL
 );
 CREATE INDEX IF NOT EXISTS keys_request ON keys (request_id);
-CREATE TABLE IF NOT EXISTS outbox (
+CREATE TABLE IF NOT EXISTS deliveries (
     seq BIGSERIAL PRIMARY KEY,
     request_id TEXT NOT NULL UNIQUE,
-    link_id TEXT NOT NULL
+    link_id TEXT NOT NULL,
+    record BYTEA NOT NULL,
+    confirmed INTEGER NOT NULL
 );
+CREATE INDEX IF NOT EXISTS deliveries_outbox ON deliveries (link_id, confirmed, seq);
 CREATE TABLE IF NOT EXISTS relays (
     relay_id TEXT PRIMARY KEY,
     status INTEGER NOT NULL,

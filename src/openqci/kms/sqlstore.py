@@ -8,9 +8,13 @@ transactions never read the same free units; PostgreSQL locks the chosen rows wi
 ``FOR UPDATE SKIP LOCKED``), in parameter style and in the DDL.
 
 Wiping overwrites the ciphertext and nonce with zero bytes in place (SQLite also runs with
-``secure_delete``), so consumed material is gone, not just flagged. The master side's key rows and unit
-positions are kept after the wipe: they are the delivery record the peer KME is told about (pushed from
-the outbox, or pulled on demand).
+``secure_delete``), so consumed material is gone, not just flagged.
+
+The master side writes each delivery record once, as the JSON the peer KME receives (one ``deliveries``
+row, pushed from the outbox or pulled on demand), and consumes the units of a request with one ``UPDATE``
+over their range of ``seq``: a request costs three statements whatever its number of keys, and the rows
+it writes are appended or contiguous, so a group commit dirties few pages. Only the slave side keeps a
+``keys`` row per key (dec_keys finds keys by key_ID and counts which slaves took them).
 """
 
 from __future__ import annotations
@@ -24,10 +28,18 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
 
+import orjson
+
 from openqci.kms.crypto import MasterKey
-from openqci.kms.errors import KeyShortageError, KeysNotFoundError, PeerError, UnauthorizedError
+from openqci.kms.errors import (
+    KeyShortageError,
+    KeysNotFoundError,
+    PeerError,
+    StoreError,
+    UnauthorizedError,
+)
 from openqci.kms.records import DeliveredKey, KeyPlan, Reservation, UnitState
-from openqci.kms.units import cut_block, join_units, units_per_key
+from openqci.kms.units import cut_block, units_per_key
 from openqci.link.keyblock import KeyBlock
 
 __all__ = ["Cursor", "SqlKeyStore"]
@@ -38,6 +50,9 @@ _SLAVE_SIDE = 1
 
 class Cursor(Protocol):
     """The part of a DB-API cursor the core uses."""
+
+    @property
+    def rowcount(self) -> int: ...
 
     def execute(self, sql: str, params: Sequence[Any] = ..., /) -> Any: ...
 
@@ -165,13 +180,18 @@ class SqlKeyStore(ABC):
         size_bits: int,
         unit_bits: int,
     ) -> tuple[Reservation, list[DeliveredKey]]:
-        """Take the oldest free units for ``number`` keys, read and wipe them, and queue the record."""
+        """Take the oldest free units for ``number`` keys, read and wipe them, and queue the record.
+
+        Three statements whatever ``number`` is: the free units are read in ``seq`` order, the record is
+        appended to ``deliveries``, and one ``UPDATE`` over the units' ``seq`` range wipes them and points
+        them at the record (the range holds no other free unit of our half: they were the oldest).
+        """
         per_key = units_per_key(size_bits, unit_bits)
         needed = number * per_key
         with self._transaction() as cur:
             cur.execute(
                 self._sql(
-                    "SELECT unit_id, nonce, material FROM units WHERE link_id = ? AND owned = 1 "
+                    "SELECT seq, unit_id, nonce, material FROM units WHERE link_id = ? AND owned = 1 "
                     f"AND state = 0 ORDER BY seq LIMIT ?{self.lock_clause}"
                 ),
                 (link_id, needed),
@@ -182,50 +202,59 @@ class SqlKeyStore(ABC):
                     f"not enough key on link {link_id}: {needed} units needed, {len(free)} available",
                     [{"link_id": link_id, "units_needed": needed, "units_available": len(free)}],
                 )
-            chunks = [free[i * per_key : (i + 1) * per_key] for i in range(number)]
-            plans = tuple(
-                KeyPlan(uuid.UUID(c[0][0]), tuple(uuid.UUID(u[0]) for u in c), size_bits) for c in chunks
-            )
-            reservation = Reservation(request_id, link_id, master_sae, tuple(slave_saes), plans)
-            keys = [
-                DeliveredKey(p.key_id, self._open_units(c, size_bits))
-                for p, c in zip(plans, chunks, strict=True)
-            ]
-            self._bind(cur, reservation, _MASTER_SIDE, UnitState.CONSUMED)
+            unit_ids = [row[1] for row in free]
+            groups = [unit_ids[i : i + per_key] for i in range(0, needed, per_key)]
+            head = (str(request_id), link_id, master_sae, list(slave_saes))
             cur.execute(
-                self._sql("INSERT INTO outbox (request_id, link_id) VALUES (?, ?)"),
-                (str(request_id), link_id),
+                self._sql(
+                    "INSERT INTO deliveries (request_id, link_id, record, confirmed) "
+                    "VALUES (?, ?, ?, 0) RETURNING seq"
+                ),
+                (head[0], link_id, _record_json(head, groups, size_bits)),
             )
-            return reservation, keys
+            delivery = int(cur.fetchall()[0][0])
+            self._consume_range(cur, link_id, (int(free[0][0]), int(free[-1][0])), delivery, needed)
+            materials = self._master_key.open_many([(r[2], r[3], r[1]) for r in free])
+            return _delivered(head, groups, materials, per_key, size_bits)
 
     def pending(self, link_id: str, limit: int) -> list[Reservation]:
         """Return up to ``limit`` delivery records of ``link_id`` the peer has not confirmed, oldest first."""
-        with self._transaction() as cur:
-            cur.execute(
-                self._sql("SELECT request_id FROM outbox WHERE link_id = ? ORDER BY seq LIMIT ?"),
-                (link_id, limit),
-            )
-            return self._load(cur, [row[0] for row in cur.fetchall()])
+        return [_reservation(r) for r in self.outbox(link_id, limit)]
 
-    def confirm(self, request_ids: Sequence[uuid.UUID]) -> None:
-        """Drop delivery records from the outbox: the peer holds them durably."""
-        ids = [str(r) for r in request_ids]
-        if ids:
-            with self._transaction() as cur:
-                cur.execute(self._sql(f"DELETE FROM outbox WHERE request_id IN ({_marks(ids)})"), ids)
-
-    def lookup(self, link_id: str, key_ids: Sequence[uuid.UUID]) -> list[Reservation]:
-        """Return the delivery records on ``link_id`` that contain any of ``key_ids`` (for a pull)."""
-        ids = [str(k) for k in key_ids]
+    def outbox(self, link_id: str, limit: int) -> list[bytes]:
+        """Return the JSON of up to ``limit`` unconfirmed delivery records of ``link_id``, oldest first."""
         with self._transaction() as cur:
             cur.execute(
                 self._sql(
-                    "SELECT DISTINCT request_id FROM keys WHERE role = 0 AND link_id = ? "
-                    f"AND key_id IN ({_marks(ids)})"
+                    "SELECT record FROM deliveries WHERE link_id = ? AND confirmed = 0 ORDER BY seq LIMIT ?"
                 ),
-                (link_id, *ids),
+                (link_id, limit),
             )
-            return self._load(cur, [row[0] for row in cur.fetchall()])
+            return [bytes(row[0]) for row in cur.fetchall()]
+
+    def confirm(self, request_ids: Sequence[uuid.UUID]) -> None:
+        """Take delivery records out of the outbox: the peer holds them durably."""
+        ids = [str(r) for r in request_ids]
+        if ids:
+            with self._transaction() as cur:
+                cur.execute(
+                    self._sql(f"UPDATE deliveries SET confirmed = 1 WHERE request_id IN ({_marks(ids)})"),
+                    ids,
+                )
+
+    def lookup(self, link_id: str, key_ids: Sequence[uuid.UUID]) -> list[Reservation]:
+        """Return the delivery records on ``link_id`` that contain any of ``key_ids`` (for a pull)."""
+        wanted = [str(k) for k in key_ids]
+        with self._transaction() as cur:
+            cur.execute(
+                self._sql(
+                    "SELECT DISTINCT d.seq, d.record FROM units u JOIN deliveries d ON d.seq = u.delivery "
+                    f"WHERE d.link_id = ? AND u.unit_id IN ({_marks(wanted)}) ORDER BY d.seq"
+                ),
+                (link_id, *wanted),
+            )
+            records = [_reservation(bytes(row[1])) for row in cur.fetchall()]
+        return [r for r in records if any(str(p.key_id) in wanted for p in r.keys)]
 
     # -- the slave side ---------------------------------------------------------------------------------
 
@@ -264,6 +293,7 @@ class SqlKeyStore(ABC):
                 wanted,
             )
             rows = {row[0]: row for row in cur.fetchall()}
+            self._refuse_master_side(cur, [k for k in wanted if k not in rows], caller)
             _check_take(wanted, rows, master_sae, caller)
             delivered = self._read_keys(cur, [(k, int(rows[k][5])) for k in wanted])
             self._mark_served(cur, [rows[k] for k in wanted], caller)
@@ -317,41 +347,34 @@ class SqlKeyStore(ABC):
             if owned == 0 and state == UnitState.AVAILABLE and link_id in (None, link)
         ]
 
-    def _load(self, cur: Cursor, request_ids: list[str]) -> list[Reservation]:
-        """Rebuild master-side delivery records from their key rows and unit positions."""
-        if not request_ids:
-            return []
+    def _consume_range(
+        self, cur: Cursor, link_id: str, seqs: tuple[int, int], delivery: int, count: int
+    ) -> None:
+        """Wipe our free units of ``link_id`` whose ``seq`` lies in ``seqs``; bind them to a record."""
         cur.execute(
             self._sql(
-                "SELECT k.request_id, k.link_id, k.master_sae, k.slaves, k.key_id, k.size_bits, u.unit_id "
-                "FROM keys k JOIN units u ON u.key_id = k.key_id "
-                f"WHERE k.role = 0 AND k.request_id IN ({_marks(request_ids)}) ORDER BY k.ord, u.pos"
+                f"UPDATE units SET state = 3, delivery = ?, nonce = {self._zeros('nonce')}, "
+                f"material = {self._zeros('material')} "
+                "WHERE link_id = ? AND owned = 1 AND state = 0 AND seq BETWEEN ? AND ?"
             ),
-            request_ids,
+            (delivery, link_id, *seqs),
         )
-        heads: dict[str, tuple[str, str, str]] = {}
-        plans: dict[str, dict[str, tuple[int, list[uuid.UUID]]]] = {r: {} for r in request_ids}
-        for request, link, master, slaves, key_id, size, unit_id in cur.fetchall():
-            heads[request] = (link, master, slaves)
-            plans[request].setdefault(key_id, (int(size), []))[1].append(uuid.UUID(unit_id))
-        return [
-            Reservation(
-                uuid.UUID(r),
-                heads[r][0],
-                heads[r][1],
-                tuple(json.loads(heads[r][2])),
-                tuple(KeyPlan(uuid.UUID(k), tuple(units), size) for k, (size, units) in plans[r].items()),
-            )
-            for r in request_ids
-            if r in heads
-        ]
+        if cur.rowcount != count:
+            raise StoreError(f"{cur.rowcount} units changed where {count} were read; nothing was delivered")
 
-    def _open_units(self, rows: Sequence[Any], size_bits: int) -> bytes:
-        parts = [
-            self._master_key.open(bytes(nonce), bytes(sealed), unit_id.encode())
-            for unit_id, nonce, sealed in rows
-        ]
-        return join_units(parts, size_bits)
+    def _refuse_master_side(self, cur: Cursor, unknown: list[str], caller: str) -> None:
+        """401 for key_IDs this KME delivered to a master SAE: they are never handed out again here."""
+        if not unknown:
+            return
+        cur.execute(
+            self._sql(
+                f"SELECT unit_id FROM units WHERE unit_id IN ({_marks(unknown)}) AND delivery IS NOT NULL"
+            ),
+            unknown,
+        )
+        delivered = [row[0] for row in cur.fetchall()]
+        if delivered and len(delivered) == len(unknown):
+            raise UnauthorizedError(f"SAE {caller!r} may not retrieve key {delivered[0]}")
 
     def _read_keys(self, cur: Cursor, keys: list[tuple[str, int]]) -> list[DeliveredKey]:
         ids = [k for k, _ in keys]
@@ -364,8 +387,11 @@ class SqlKeyStore(ABC):
         )
         parts: dict[str, list[Any]] = {k: [] for k in ids}
         for key_id, unit_id, nonce, sealed in cur.fetchall():
-            parts[key_id].append((unit_id, nonce, sealed))
-        return [DeliveredKey(uuid.UUID(k), self._open_units(parts[k], size)) for k, size in keys]
+            parts[key_id].append((nonce, sealed, unit_id))
+        return [
+            DeliveredKey(uuid.UUID(k), b"".join(self._master_key.open_many(parts[k]))[: size // 8])
+            for k, size in keys
+        ]
 
     def _wipe_keys(self, cur: Cursor, key_ids: list[str]) -> None:
         if not key_ids:
@@ -395,8 +421,46 @@ class SqlKeyStore(ABC):
         self._wipe_keys(cur, finished)
 
 
-def _marks(items: Sequence[object]) -> str:
+def _marks(items: Sequence[object] | set[str]) -> str:
     return ", ".join("?" * len(items))
+
+
+def _record_json(head: tuple[str, str, str, list[str]], groups: list[list[str]], size_bits: int) -> bytes:
+    """The delivery record as the peer receives it (``kx_models.ReservationMessage``), from the unit IDs."""
+    request, link, master, slaves = head
+    keys = [{"key_id": g[0], "unit_ids": g, "size_bits": size_bits} for g in groups]
+    return orjson.dumps(
+        {"request_id": request, "link_id": link, "master_sae": master, "slave_saes": slaves, "keys": keys}
+    )
+
+
+def _reservation(record: bytes) -> Reservation:
+    """Rebuild a stored delivery record from its JSON."""
+    r = orjson.loads(record)
+    plans = tuple(
+        KeyPlan(uuid.UUID(k["key_id"]), tuple(uuid.UUID(u) for u in k["unit_ids"]), int(k["size_bits"]))
+        for k in r["keys"]
+    )
+    head = uuid.UUID(r["request_id"]), r["link_id"], r["master_sae"], tuple(r["slave_saes"])
+    return Reservation(*head, plans)
+
+
+def _delivered(
+    head: tuple[str, str, str, list[str]],
+    groups: list[list[str]],
+    materials: list[bytes],
+    per_key: int,
+    size_bits: int,
+) -> tuple[Reservation, list[DeliveredKey]]:
+    """The record and the keys of a delivery; each key's unit materials are joined once and cut to size."""
+    plans, keys, cut = [], [], size_bits // 8
+    for i, group in enumerate(groups):
+        ids = tuple(uuid.UUID(u) for u in group)
+        plans.append(KeyPlan(ids[0], ids, size_bits))
+        parts = materials[i * per_key : (i + 1) * per_key]
+        keys.append(DeliveredKey(ids[0], (parts[0] if per_key == 1 else b"".join(parts))[:cut]))
+    request, link, master, slaves = head
+    return Reservation(uuid.UUID(request), link, master, tuple(slaves), tuple(plans)), keys
 
 
 def _check_take(wanted: list[str], rows: dict[str, Any], master_sae: str, caller: str) -> None:

@@ -62,6 +62,10 @@ class KeyStore(Protocol):
         """Return delivery records of ``link_id`` not yet confirmed by the peer, oldest first."""
         ...
 
+    def outbox(self, link_id: str, limit: int) -> list[bytes]:
+        """Return the same records as :meth:`pending`, each as the JSON a peer KME receives."""
+        ...
+
     def confirm(self, request_ids: Sequence[uuid.UUID]) -> None:
         """Forget delivery records the peer now holds durably."""
         ...
