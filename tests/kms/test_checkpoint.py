@@ -1,0 +1,44 @@
+"""The SQLite store copies its write-ahead log into the database in the background, not inside commits."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+import uuid
+from pathlib import Path
+
+from openqci.kms.crypto import MasterKey
+from openqci.kms.sqlite_store import SqliteKeyStore
+from openqci.link.keyblock import KeyBlock
+
+
+def _block() -> KeyBlock:
+    return KeyBlock("link-ab", uuid.uuid4(), os.urandom(1 << 16), 8 << 16, 0.02, 1e-10)
+
+
+def test_commits_leave_the_log_to_the_background_checkpoint(tmp_path: Path) -> None:
+    path = tmp_path / "kme.sqlite"
+    store = SqliteKeyStore(path, MasterKey.generate())
+    try:
+        before = path.stat().st_size
+        store.add_block(_block(), unit_bits=256, parity=0)
+        # The writer's own commits never checkpoint: the database file has not grown yet.
+        assert path.stat().st_size == before
+        deadline = time.monotonic() + 10.0
+        while path.stat().st_size == before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert path.stat().st_size > before
+    finally:
+        store.close()
+
+
+def test_a_closed_store_reopens_with_every_unit(tmp_path: Path) -> None:
+    path = tmp_path / "kme.sqlite"
+    key = MasterKey.generate()
+    store = SqliteKeyStore(path, key)
+    added = store.add_block(_block(), unit_bits=256, parity=0)
+    store.close()
+    with sqlite3.connect(path) as check:
+        (count,) = check.execute("SELECT COUNT(*) FROM units").fetchone()
+    assert count == added > 0
