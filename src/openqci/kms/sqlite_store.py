@@ -17,58 +17,12 @@ from pathlib import Path
 
 from openqci.kms.crypto import MasterKey
 from openqci.kms.errors import StoreError
+from openqci.kms.schema import table_definitions
 from openqci.kms.sqlstore import Cursor, SqlKeyStore
 
 __all__ = ["SqliteKeyStore"]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS units (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    unit_id TEXT NOT NULL UNIQUE,
-    link_id TEXT NOT NULL,
-    block_id TEXT NOT NULL,
-    idx INTEGER NOT NULL,
-    owned INTEGER NOT NULL,
-    state INTEGER NOT NULL,
-    nonce BLOB NOT NULL,
-    material BLOB NOT NULL,
-    key_id TEXT,
-    pos INTEGER,
-    delivery BIGINT
-);
-CREATE INDEX IF NOT EXISTS units_free ON units (link_id, owned, state, seq);
-CREATE INDEX IF NOT EXISTS units_block ON units (block_id);
-CREATE INDEX IF NOT EXISTS units_key ON units (key_id);
-CREATE TABLE IF NOT EXISTS keys (
-    key_id TEXT PRIMARY KEY,
-    request_id TEXT NOT NULL,
-    ord INTEGER NOT NULL,
-    link_id TEXT NOT NULL,
-    role INTEGER NOT NULL,
-    master_sae TEXT NOT NULL,
-    slaves TEXT NOT NULL,
-    served TEXT NOT NULL,
-    size_bits INTEGER NOT NULL,
-    state INTEGER NOT NULL,
-    created_s REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS keys_request ON keys (request_id);
-CREATE TABLE IF NOT EXISTS deliveries (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    request_id TEXT NOT NULL UNIQUE,
-    link_id TEXT NOT NULL,
-    record BLOB NOT NULL,
-    confirmed INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS deliveries_outbox ON deliveries (link_id, confirmed, seq);
-CREATE TABLE IF NOT EXISTS relays (
-    relay_id TEXT PRIMARY KEY,
-    status INTEGER NOT NULL,
-    outgoing TEXT,
-    detail TEXT NOT NULL,
-    created_s REAL NOT NULL
-);
-"""
+_SCHEMA = table_definitions(serial_key="INTEGER PRIMARY KEY AUTOINCREMENT", blob="BLOB", real="REAL")
 
 
 class SqliteKeyStore(SqlKeyStore):

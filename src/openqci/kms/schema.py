@@ -1,0 +1,63 @@
+"""The key store's tables, written once for every SQL dialect.
+
+SQLite and PostgreSQL differ here only in three column types (an auto-increment key, binary data, a
+float); the backends pass theirs, so a table or index added for one backend exists in the other.
+"""
+
+from __future__ import annotations
+
+__all__ = ["table_definitions"]
+
+_TEMPLATE = """
+CREATE TABLE IF NOT EXISTS units (
+    seq {serial_key},
+    unit_id TEXT NOT NULL UNIQUE,
+    link_id TEXT NOT NULL,
+    block_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    owned INTEGER NOT NULL,
+    state INTEGER NOT NULL,
+    nonce {blob} NOT NULL,
+    material {blob} NOT NULL,
+    key_id TEXT,
+    pos INTEGER,
+    delivery BIGINT
+);
+CREATE INDEX IF NOT EXISTS units_free ON units (link_id, owned, state, seq);
+CREATE INDEX IF NOT EXISTS units_block ON units (block_id);
+CREATE INDEX IF NOT EXISTS units_key ON units (key_id);
+CREATE TABLE IF NOT EXISTS keys (
+    key_id TEXT PRIMARY KEY,
+    request_id TEXT NOT NULL,
+    ord INTEGER NOT NULL,
+    link_id TEXT NOT NULL,
+    role INTEGER NOT NULL,
+    master_sae TEXT NOT NULL,
+    slaves TEXT NOT NULL,
+    served TEXT NOT NULL,
+    size_bits INTEGER NOT NULL,
+    state INTEGER NOT NULL,
+    created_s {real} NOT NULL
+);
+CREATE INDEX IF NOT EXISTS keys_request ON keys (request_id);
+CREATE TABLE IF NOT EXISTS deliveries (
+    seq {serial_key},
+    request_id TEXT NOT NULL UNIQUE,
+    link_id TEXT NOT NULL,
+    record {blob} NOT NULL,
+    confirmed INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deliveries_outbox ON deliveries (link_id, confirmed, seq);
+CREATE TABLE IF NOT EXISTS relays (
+    relay_id TEXT PRIMARY KEY,
+    status INTEGER NOT NULL,
+    outgoing TEXT,
+    detail TEXT NOT NULL,
+    created_s {real} NOT NULL
+);
+"""
+
+
+def table_definitions(*, serial_key: str, blob: str, real: str) -> str:
+    """The ``CREATE ... IF NOT EXISTS`` statements with the dialect's column types, ``;``-separated."""
+    return _TEMPLATE.format(serial_key=serial_key, blob=blob, real=real)
