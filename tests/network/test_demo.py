@@ -15,23 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.network.test_launcher import ROOT, openqci
+from tests.network.test_launcher import ROOT, openqci, processes_of
 
 
 def demo_processes() -> list[int]:
     """Pids of live processes of a network launched by the demo (its state directory's prefix)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            zombie = (entry / "stat").read_text().rpartition(")")[2].split()[0] == "Z"
-        except (OSError, IndexError):
-            continue
-        if "openqci-demo-" in cmdline and "openqci.network." in cmdline and not zombie:
-            found.append(int(entry.name))
-    return found
+    return processes_of("openqci-demo-")
 
 
 def test_the_demo_relays_keys_from_toulouse_to_paris_and_stops_everything(tmp_path: Path) -> None:

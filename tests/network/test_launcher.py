@@ -34,8 +34,8 @@ def openqci(*args: str, timeout_s: float = 120) -> subprocess.CompletedProcess[s
     )
 
 
-def processes_of(state_dir: Path) -> list[int]:
-    """Pids of every live process whose command line names ``state_dir``."""
+def processes_of(state_dir: Path | str) -> list[int]:
+    """Pids of every live network process whose command line names ``state_dir`` (or contains that text)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
