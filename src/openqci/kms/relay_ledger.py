@@ -216,21 +216,7 @@ class RelayLedger:
         self, cur: Cursor, link_id: str, count: int
     ) -> tuple[list[uuid.UUID], list[bytes]]:
         """Take the oldest free units of our half of ``link_id``, read and wipe them."""
-        sql = self._store.sql
-        cur.execute(
-            sql(
-                "SELECT unit_id, nonce, material FROM units WHERE link_id = ? AND owned = 1 AND state = 0 "
-                f"ORDER BY seq LIMIT ?{self._store.lock_clause}"
-            ),
-            (link_id, count),
-        )
-        rows = cur.fetchall()
-        if len(rows) < count:
-            raise KeyShortageError(
-                f"not enough key on link {link_id} at {self.kme_id}: "
-                f"{count} units needed, {len(rows)} available",
-                [{"link_id": link_id, "units_needed": count, "units_available": len(rows)}],
-            )
+        rows = [row[1:] for row in self._store.oldest_free_units(cur, link_id, count, holder=self.kme_id)]
         materials = [self._open(row) for row in rows]
         self._wipe(cur, [str(row[0]) for row in rows])
         return [uuid.UUID(row[0]) for row in rows], materials

@@ -189,19 +189,7 @@ class SqlKeyStore(ABC):
         per_key = units_per_key(size_bits, unit_bits)
         needed = number * per_key
         with self._transaction() as cur:
-            cur.execute(
-                self._sql(
-                    "SELECT seq, unit_id, nonce, material FROM units WHERE link_id = ? AND owned = 1 "
-                    f"AND state = 0 ORDER BY seq LIMIT ?{self.lock_clause}"
-                ),
-                (link_id, needed),
-            )
-            free = cur.fetchall()
-            if len(free) < needed:
-                raise KeyShortageError(
-                    f"not enough key on link {link_id}: {needed} units needed, {len(free)} available",
-                    [{"link_id": link_id, "units_needed": needed, "units_available": len(free)}],
-                )
+            free = self.oldest_free_units(cur, link_id, needed)
             unit_ids = [row[1] for row in free]
             groups = [unit_ids[i : i + per_key] for i in range(0, needed, per_key)]
             head = (str(request_id), link_id, master_sae, list(slave_saes))
@@ -216,6 +204,32 @@ class SqlKeyStore(ABC):
             self._consume_range(cur, link_id, (int(free[0][0]), int(free[-1][0])), delivery, needed)
             materials = self._master_key.open_many([(r[2], r[3], r[1]) for r in free])
             return _delivered(head, groups, materials, per_key, size_bits)
+
+    def oldest_free_units(
+        self, cur: Cursor, link_id: str, count: int, *, holder: str = ""
+    ) -> list[Sequence[Any]]:
+        """Rows ``(seq, unit_id, nonce, material)`` of the ``count`` oldest free units of our half.
+
+        Raises
+        ------
+        KeyShortageError
+            If fewer are free; ``holder`` (a KME ID) is named in the message when given.
+        """
+        cur.execute(
+            self._sql(
+                "SELECT seq, unit_id, nonce, material FROM units WHERE link_id = ? AND owned = 1 "
+                f"AND state = 0 ORDER BY seq LIMIT ?{self.lock_clause}"
+            ),
+            (link_id, count),
+        )
+        free = cur.fetchall()
+        if len(free) < count:
+            where = f" at {holder}" if holder else ""
+            raise KeyShortageError(
+                f"not enough key on link {link_id}{where}: {count} units needed, {len(free)} available",
+                [{"link_id": link_id, "units_needed": count, "units_available": len(free)}],
+            )
+        return list(free)
 
     def pending(self, link_id: str, limit: int) -> list[Reservation]:
         """Return up to ``limit`` delivery records of ``link_id`` the peer has not confirmed, oldest first."""
