@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from openqci.link.auth import MERSENNE_61, AuthKeyPool, wegman_carter_tag
 from openqci.link.errors import AuthenticationKeyError
-from openqci.link.privacy import amplify_privacy, toeplitz_hash
+from openqci.link.privacy import HashBackend, amplify_privacy, default_backend, toeplitz_hash
 from openqci.link.verification import verification_tag
 
 
@@ -19,14 +19,29 @@ def _toeplitz_direct(key: np.ndarray, seed: np.ndarray, rows: int) -> np.ndarray
     return (matrix @ key.astype(np.int64)) % 2 == 1
 
 
+BACKENDS = [
+    "fft",
+    pytest.param(
+        "carryless",
+        marks=pytest.mark.skipif(
+            default_backend() != "carryless", reason="this CPU lacks AVX-512 VPCLMULQDQ"
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 @settings(max_examples=80, deadline=None)
 @given(n=st.integers(1, 300), rows_fraction=st.floats(0.01, 1.0), seed=st.integers(0, 2**32))
-def test_toeplitz_fft_matches_matrix_product(n: int, rows_fraction: float, seed: int) -> None:
+def test_toeplitz_matches_matrix_product(
+    backend: HashBackend, n: int, rows_fraction: float, seed: int
+) -> None:
     rng = np.random.default_rng(seed)
     rows = max(1, int(n * rows_fraction))
     key = rng.random(n) < 0.5
     seed_bits = rng.random(n + rows - 1) < 0.5
-    assert np.array_equal(toeplitz_hash(key, seed_bits, rows), _toeplitz_direct(key, seed_bits, rows))
+    expected = _toeplitz_direct(key, seed_bits, rows)
+    assert np.array_equal(toeplitz_hash(key, seed_bits, rows, backend=backend), expected)
 
 
 @settings(max_examples=50, deadline=None)
@@ -100,9 +115,12 @@ def _modified_direct(key: np.ndarray, seed: np.ndarray, rows: int) -> np.ndarray
     return key[:rows] ^ ((tail.reshape(rows, m) @ key[rows:].astype(np.int64)) % 2 == 1)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @settings(max_examples=80, deadline=None)
 @given(n=st.integers(1, 300), rows_fraction=st.floats(0.01, 1.0), seed=st.integers(0, 2**32))
-def test_modified_toeplitz_matches_matrix_product(n: int, rows_fraction: float, seed: int) -> None:
+def test_modified_toeplitz_matches_matrix_product(
+    backend: HashBackend, n: int, rows_fraction: float, seed: int
+) -> None:
     from openqci.link.privacy import ToeplitzFamily, seed_bits
 
     rng = np.random.default_rng(seed)
@@ -110,7 +128,7 @@ def test_modified_toeplitz_matches_matrix_product(n: int, rows_fraction: float, 
     key = rng.random(n) < 0.5
     seed_bits_ = rng.random(seed_bits(n, rows, ToeplitzFamily.MODIFIED)) < 0.5
     assert seed_bits_.size == n - 1
-    out = toeplitz_hash(key, seed_bits_, rows, family=ToeplitzFamily.MODIFIED)
+    out = toeplitz_hash(key, seed_bits_, rows, family=ToeplitzFamily.MODIFIED, backend=backend)
     assert np.array_equal(out, _modified_direct(key, seed_bits_, rows))
 
 

@@ -59,8 +59,10 @@ from openqci.link.photons import (
     honest_groups,
 )
 from openqci.link.privacy import (
+    HashBackend,
     ToeplitzFamily,
     amplify_privacy,
+    default_backend,
     seed_bits,
     seed_spectrum,
     toeplitz_hash,
@@ -128,6 +130,7 @@ __all__ = [
     "DetectionEvents",
     "End",
     "ExpectedBlock",
+    "HashBackend",
     "InProcessChannel",
     "InterceptResend",
     "InvalidLinkParameterError",
@@ -148,6 +151,7 @@ __all__ = [
     "ToeplitzFamily",
     "TransmissionSlice",
     "amplify_privacy",
+    "default_backend",
     "estimate_parameters",
     "expected_counts",
     "honest_groups",

@@ -1,4 +1,4 @@
-"""Privacy amplification by Toeplitz hashing, computed as one exact float64 FFT convolution.
+"""Privacy amplification by Toeplitz hashing: carry-less GF(2) arithmetic, or an exact float64 FFT.
 
 Two 2-universal families are offered (:class:`ToeplitzFamily`). The ``l x n`` Toeplitz matrix
 ``T[j, i] = s[j - i + n - 1]`` takes ``n + l - 1`` seed bits (Krawczyk, CRYPTO '94). The modified
@@ -11,12 +11,21 @@ output length of the finite-key bound (Lim et al., PRA 89, 022307 (2014), Eq. (2
 lemma; Tomamichel et al., IEEE TIT 57, 5524 (2011)) is secure for both: the session uses the modified
 family, whose convolution is about ``n`` points long instead of ``n + l``.
 
-The product ``T x`` is a window of the linear convolution ``s * x``; a cyclic convolution of length
-``L`` at least the seed's length only wraps terms onto indices below the window, so a cyclic
-convolution of ``L`` points does the work (:mod:`openqci.link._privacy_convolution`: one real FFT when
-short, a four-step FFT of cache-sized transforms when long).
+The product ``T x`` is a window of the linear convolution ``s * x``. Two ways compute it, with the
+same result bit for bit (``backend``):
 
-Exactness. Every output is an integer sum of at most ``min(n, l)`` products of bits, and only its
+- ``carryless`` (:mod:`openqci.link._carryless_toeplitz`): the window of the polynomial product over
+  GF(2), by Karatsuba's recursion down to AVX-512 carry-less multiplications. Exact by construction
+  and about five times faster than the FFT at ``2^24`` bits, but only on CPUs with VPCLMULQDQ.
+- ``fft`` (:mod:`openqci.link._privacy_convolution`): a cyclic convolution over the integers of
+  length ``L`` at least the seed's length, which only wraps terms onto indices below the window
+  (one real FFT when short, a four-step FFT of cache-sized transforms when long), then parities.
+  It runs anywhere numpy does.
+
+``auto``, the default, takes ``carryless`` where the CPU has it and ``fft`` elsewhere
+(:func:`default_backend`).
+
+Exactness of the FFT. Every output is an integer sum of at most ``min(n, l)`` products of bits, and only its
 parity is kept, so the float64 result must round to the right integer. Percival's bound on the error of
 an FFT convolution (Math. Comp. 72, 387 (2003), Theorem 5.1, radix 2, accurate twiddles) is about
 ``||s||_2 ||x||_2 (12 log2 L + 3) 2^-53``: about ``2^-20`` for ``n = 2^24``, ``l = 2^23``, far below the
@@ -25,8 +34,9 @@ is not used. pocketfft's mixed-radix transforms and the four-step twiddles (each
 correctly rounded table entries) are in the same accuracy class, and every call checks the distance of
 each output to the nearest integer and refuses results beyond 1/4 rather than trusting the bound.
 
-The seed's spectrum depends on the seed alone, so :func:`seed_spectrum` can be computed ahead (while
-the block is still being reconciled) and reused by the other end when it received the same seed.
+For the FFT the seed's spectrum depends on the seed alone, so :func:`seed_spectrum` can be computed
+ahead (while the block is still being reconciled) and reused by the other end when it received the
+same seed.
 
 The CuPy path (``backend="cupy"``) runs the same convolution on a GPU and is imported only when asked.
 """
@@ -39,6 +49,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from openqci.link import _carryless_toeplitz
 from openqci.link._privacy_convolution import (
     ConvolutionPlan,
     bit_spectrum,
@@ -48,8 +59,10 @@ from openqci.link._privacy_convolution import (
 from openqci.link.errors import InvalidLinkParameterError, LinkError
 
 __all__ = [
+    "HashBackend",
     "ToeplitzFamily",
     "amplify_privacy",
+    "default_backend",
     "seed_bits",
     "seed_spectrum",
     "toeplitz_hash",
@@ -57,6 +70,9 @@ __all__ = [
 ]
 
 _ROUNDING_LIMIT = 0.25
+
+HashBackend = Literal["auto", "carryless", "fft", "cupy"]
+"""How the Toeplitz product is computed; every backend gives the same bits."""
 
 
 class ToeplitzFamily(enum.Enum):
@@ -71,7 +87,7 @@ def amplify_privacy(
     output_bits: int,
     *,
     rng: np.random.Generator,
-    backend: Literal["cpu", "cupy"] = "cpu",
+    backend: HashBackend = "auto",
     family: ToeplitzFamily = ToeplitzFamily.TOEPLITZ,
 ) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
     """Compress ``key`` to ``output_bits`` bits with a fresh matrix of ``family`` drawn from ``rng``.
@@ -81,6 +97,11 @@ def amplify_privacy(
     """
     seed = toeplitz_seed(key.size, output_bits, rng=rng, family=family)
     return toeplitz_hash(key, seed, output_bits, backend=backend, family=family), seed
+
+
+def default_backend() -> Literal["carryless", "fft"]:
+    """The backend ``auto`` stands for on this host: ``carryless`` if the CPU can run it, else ``fft``."""
+    return "carryless" if _carryless_toeplitz.AVAILABLE else "fft"
 
 
 def seed_bits(key_bits: int, output_bits: int, family: ToeplitzFamily = ToeplitzFamily.TOEPLITZ) -> int:
@@ -120,7 +141,7 @@ def toeplitz_hash(
     seed: NDArray[np.bool_],
     output_bits: int,
     *,
-    backend: Literal["cpu", "cupy"] = "cpu",
+    backend: HashBackend = "auto",
     spectrum: NDArray[np.complex128] | None = None,
     family: ToeplitzFamily = ToeplitzFamily.TOEPLITZ,
 ) -> NDArray[np.bool_]:
@@ -128,12 +149,14 @@ def toeplitz_hash(
 
     ``M[j, i] = seed[j - i + n - 1]`` (Toeplitz), or ``M = [I | T']`` with
     ``T'[j, i] = seed[j - i + n - l - 1]`` (modified). ``spectrum``, when given, is
-    :func:`seed_spectrum` of this very seed and family, computed ahead.
+    :func:`seed_spectrum` of this very seed and family, computed ahead; only the ``fft`` backend
+    uses it, and ``auto`` with a spectrum means ``fft``.
 
     Raises
     ------
     InvalidLinkParameterError
-        If the seed does not hold :func:`seed_bits` bits, or the spectrum has the wrong shape.
+        If the seed does not hold :func:`seed_bits` bits, the spectrum has the wrong shape, or the
+        backend is unknown or cannot run on this host.
     LinkError
         If the rounding error of the convolution came within 1/4 of flipping a bit.
     """
@@ -143,19 +166,29 @@ def toeplitz_hash(
     vector = key[output_bits:] if modified else key
     if vector.size == 0:  # modified family with output_bits == n: the identity
         return key.copy()
-    start, plan = vector.size - 1, _plan(n, output_bits, family)
+    start = vector.size - 1
+    if backend == "auto":  # a spectrum computed ahead asks for the FFT it was computed for
+        backend = "fft" if spectrum is not None else default_backend()
+    if backend == "carryless":
+        if not _carryless_toeplitz.AVAILABLE:
+            raise InvalidLinkParameterError(
+                "the carryless backend needs a CPU with AVX-512 VPCLMULQDQ; use fft"
+            )
+        parities = _carryless_toeplitz.toeplitz_product(seed, vector, output_bits, start)
+        return parities ^ key[:output_bits] if modified else parities
+    plan = _plan(n, output_bits, family)
     if backend == "cupy":
         sums = _convolve_cupy(vector, seed, plan.size)[start : start + output_bits]
         rounded = np.rint(sums)
         parities, worst = (rounded.astype(np.int64) & 1).astype(np.bool_), _worst(sums, rounded)
-    elif backend == "cpu":
+    elif backend == "fft":
         if spectrum is None:
             spectrum = bit_spectrum(seed, plan)
         if spectrum.shape != plan.spectrum_shape:
             raise InvalidLinkParameterError("the seed spectrum does not match this key and output size")
         parities, worst = convolution_parities(vector, spectrum, plan, start, output_bits)
     else:
-        raise InvalidLinkParameterError(f"unknown backend {backend!r}; choose cpu or cupy")
+        raise InvalidLinkParameterError(f"unknown backend {backend!r}; choose auto, carryless, fft or cupy")
     if worst > _ROUNDING_LIMIT:
         raise LinkError("FFT rounding too large for an exact Toeplitz product; use smaller blocks")
     return parities ^ key[:output_bits] if modified else parities

@@ -33,7 +33,7 @@ from openqci.link.errors import AuthenticationKeyError, InvalidLinkParameterErro
 from openqci.link.estimation import ParameterEstimate, estimate_parameters, secret_key_length
 from openqci.link.keyblock import KeyBlock
 from openqci.link.photons import QuantumAttack
-from openqci.link.privacy import ToeplitzFamily, seed_spectrum, toeplitz_hash, toeplitz_seed
+from openqci.link.privacy import ToeplitzFamily, default_backend, seed_spectrum, toeplitz_hash, toeplitz_seed
 from openqci.link.reconciliation import Reconciler, ReconciliationResult
 from openqci.link.sampler import sample_detections
 from openqci.link.sifting import SiftedKey, sift
@@ -346,13 +346,14 @@ class LinkSession:
             return
         family = ToeplitzFamily.MODIFIED
         seed = toeplitz_seed(sifted.size, length, rng=self._rng, family=family)
-        spectrum = seed_spectrum(seed, sifted.size, length, family=family)
+        # The FFT backend transforms the seed once for both ends: its spectrum is a function of the
+        # seed alone, so Bob reuses Alice's when he received exactly her seed.
+        fft = default_backend() == "fft"
+        spectrum = seed_spectrum(seed, sifted.size, length, family=family) if fft else None
         alice_key = toeplitz_hash(sifted.alice_bits, seed, length, spectrum=spectrum, family=family)
         received = self._exchange(views, End.ALICE, np.packbits(seed).tobytes())
         bob_seed = np.unpackbits(np.frombuffer(received, np.uint8), count=seed.size).view(np.bool_)
-        # The seed's spectrum is a function of the seed alone: Bob reuses Alice's when he received
-        # exactly her seed, and computes his own otherwise.
-        if not np.array_equal(bob_seed, seed):
+        if fft and not np.array_equal(bob_seed, seed):
             spectrum = seed_spectrum(bob_seed, corrected.size, length, family=family)
         # Likewise his hash is Alice's when his corrected key and seed are bit for bit hers.
         same_input = np.array_equal(bob_seed, seed) and np.array_equal(corrected, sifted.alice_bits)

@@ -1,0 +1,83 @@
+"""The carry-less Toeplitz product against direct sums, the FFT backend, and hosts without it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from openqci.link import _carryless_toeplitz
+from openqci.link._carryless_toeplitz import LEAF_WORDS_CHOICES, block_words, toeplitz_product
+from openqci.link.errors import InvalidLinkParameterError
+from openqci.link.privacy import ToeplitzFamily, default_backend, toeplitz_hash, toeplitz_seed
+
+needs_carryless = pytest.mark.skipif(
+    not _carryless_toeplitz.AVAILABLE, reason="this CPU lacks AVX-512 VPCLMULQDQ: carry-less path not run"
+)
+
+
+def _direct(seed: np.ndarray, vector: np.ndarray, rows: int, offset: int) -> np.ndarray:
+    index = np.arange(rows)[:, None] - np.arange(vector.size)[None, :] + offset
+    inside = (index >= 0) & (index < seed.size)
+    entries = np.where(inside, seed[np.clip(index, 0, seed.size - 1)], False)
+    return (entries.astype(np.int64) @ vector.astype(np.int64)) % 2 == 1
+
+
+@needs_carryless
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.integers(1, 2600),
+    columns=st.integers(1, 2600),
+    tall=st.booleans(),
+    offset_shift=st.integers(-3000, 3000),
+    seed=st.integers(0, 2**32),
+)
+def test_product_matches_direct_sums(
+    rows: int, columns: int, tall: bool, offset_shift: int, seed: int
+) -> None:
+    # One side short, the other up to several blocks of 2048 bits: both directions of block cutting.
+    rows, columns = (rows, max(1, columns // 8)) if tall else (max(1, rows // 8), columns)
+    rng = np.random.default_rng(seed)
+    vector = rng.random(columns) < 0.5
+    seed_bits = rng.random(rows + columns - 1) < 0.5
+    offset = columns - 1 + offset_shift  # shifted offsets read seed indices out of range as zeros
+    assert np.array_equal(
+        toeplitz_product(seed_bits, vector, rows, offset), _direct(seed_bits, vector, rows, offset)
+    )
+
+
+@needs_carryless
+@pytest.mark.parametrize("family", list(ToeplitzFamily))
+def test_large_blocks_match_the_fft_backend(family: ToeplitzFamily, rng: np.random.Generator) -> None:
+    key = rng.random((1 << 20) + 12345) < 0.5
+    for output in (1 << 19, 300_001):
+        seed = toeplitz_seed(key.size, output, rng=rng, family=family)
+        carryless = toeplitz_hash(key, seed, output, family=family, backend="carryless")
+        assert np.array_equal(carryless, toeplitz_hash(key, seed, output, family=family, backend="fft"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(min_words=st.integers(1, 1 << 20))
+def test_block_sizes_cover_the_request_with_little_padding(min_words: int) -> None:
+    words = block_words(min_words)
+    assert words >= min_words
+    assert words <= max(LEAF_WORDS_CHOICES[0], int(min_words * 1.25) + 1)
+    while words > LEAF_WORDS_CHOICES[-1]:
+        assert words % 2 == 0
+        words //= 2
+    assert words in LEAF_WORDS_CHOICES
+
+
+def test_hosts_without_the_instructions_use_the_fft(
+    monkeypatch: pytest.MonkeyPatch, rng: np.random.Generator
+) -> None:
+    monkeypatch.setattr(_carryless_toeplitz, "AVAILABLE", False)
+    assert default_backend() == "fft"
+    key = rng.random(5000) < 0.5
+    seed = toeplitz_seed(key.size, 1000, rng=rng)
+    assert np.array_equal(toeplitz_hash(key, seed, 1000), toeplitz_hash(key, seed, 1000, backend="fft"))
+    with pytest.raises(InvalidLinkParameterError, match="VPCLMULQDQ"):
+        toeplitz_hash(key, seed, 1000, backend="carryless")
+    with pytest.raises(RuntimeError):
+        toeplitz_product(seed, key, 1000, key.size - 1)
