@@ -8,13 +8,23 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from openqci.link import _carryless_toeplitz
-from openqci.link._carryless_toeplitz import LEAF_WORDS_CHOICES, block_words, toeplitz_product
+from openqci.link._carryless_toeplitz import VECTOR_WORDS, block_words, leaf_sizes, toeplitz_product
 from openqci.link.errors import InvalidLinkParameterError
 from openqci.link.privacy import ToeplitzFamily, default_backend, toeplitz_hash, toeplitz_seed
 
 needs_carryless = pytest.mark.skipif(
-    not _carryless_toeplitz.AVAILABLE, reason="this CPU lacks AVX-512 VPCLMULQDQ: carry-less path not run"
+    not _carryless_toeplitz.AVAILABLE, reason="no carry-less multiplication on this CPU: path not run"
 )
+
+WIDTHS = [
+    pytest.param(
+        width,
+        marks=pytest.mark.skipif(
+            width not in VECTOR_WORDS, reason=f"this CPU has no {64 * width}-bit carry-less"
+        ),
+    )
+    for width in (8, 4, 2)
+]
 
 
 def _direct(seed: np.ndarray, vector: np.ndarray, rows: int, offset: int) -> np.ndarray:
@@ -24,8 +34,8 @@ def _direct(seed: np.ndarray, vector: np.ndarray, rows: int, offset: int) -> np.
     return (entries.astype(np.int64) @ vector.astype(np.int64)) % 2 == 1
 
 
-@needs_carryless
-@settings(max_examples=60, deadline=None)
+@pytest.mark.parametrize("width", WIDTHS)
+@settings(max_examples=40, deadline=None)
 @given(
     rows=st.integers(1, 2600),
     columns=st.integers(1, 2600),
@@ -34,7 +44,7 @@ def _direct(seed: np.ndarray, vector: np.ndarray, rows: int, offset: int) -> np.
     seed=st.integers(0, 2**32),
 )
 def test_product_matches_direct_sums(
-    rows: int, columns: int, tall: bool, offset_shift: int, seed: int
+    width: int, rows: int, columns: int, tall: bool, offset_shift: int, seed: int
 ) -> None:
     # One side short, the other up to several blocks of 2048 bits: both directions of block cutting.
     rows, columns = (rows, max(1, columns // 8)) if tall else (max(1, rows // 8), columns)
@@ -42,9 +52,8 @@ def test_product_matches_direct_sums(
     vector = rng.random(columns) < 0.5
     seed_bits = rng.random(rows + columns - 1) < 0.5
     offset = columns - 1 + offset_shift  # shifted offsets read seed indices out of range as zeros
-    assert np.array_equal(
-        toeplitz_product(seed_bits, vector, rows, offset), _direct(seed_bits, vector, rows, offset)
-    )
+    product = toeplitz_product(seed_bits, vector, rows, offset, vector_words=width)
+    assert np.array_equal(product, _direct(seed_bits, vector, rows, offset))
 
 
 @needs_carryless
@@ -58,26 +67,41 @@ def test_large_blocks_match_the_fft_backend(family: ToeplitzFamily, rng: np.rand
 
 
 @settings(max_examples=200, deadline=None)
-@given(min_words=st.integers(1, 1 << 20))
-def test_block_sizes_cover_the_request_with_little_padding(min_words: int) -> None:
-    words = block_words(min_words)
+@given(min_words=st.integers(1, 1 << 20), lanes=st.sampled_from([2, 4, 8]))
+def test_block_sizes_cover_the_request_with_little_padding(min_words: int, lanes: int) -> None:
+    sizes = leaf_sizes(lanes)
+    assert all(size % lanes == 0 for size in sizes)
+    words = block_words(min_words, lanes)
     assert words >= min_words
-    assert words <= max(LEAF_WORDS_CHOICES[0], int(min_words * 1.25) + 1)
-    while words > LEAF_WORDS_CHOICES[-1]:
+    assert words <= max(sizes[0], int(min_words * 1.25) + 1)
+    while words > sizes[-1]:
         assert words % 2 == 0
         words //= 2
-    assert words in LEAF_WORDS_CHOICES
+    assert words in sizes
+
+
+@needs_carryless
+def test_every_width_gives_the_same_large_product(rng: np.random.Generator) -> None:
+    vector = rng.random(300_000) < 0.5
+    seed = rng.random(vector.size + 200_000 - 1) < 0.5
+    products = [
+        toeplitz_product(seed, vector, 200_000, vector.size - 1, vector_words=w) for w in VECTOR_WORDS
+    ]
+    assert all(np.array_equal(products[0], other) for other in products[1:])
+    with pytest.raises(RuntimeError, match="not 3"):
+        toeplitz_product(seed, vector, 10, vector.size - 1, vector_words=3)
 
 
 def test_hosts_without_the_instructions_use_the_fft(
     monkeypatch: pytest.MonkeyPatch, rng: np.random.Generator
 ) -> None:
     monkeypatch.setattr(_carryless_toeplitz, "AVAILABLE", False)
+    monkeypatch.setattr(_carryless_toeplitz, "VECTOR_WORDS", ())
     assert default_backend() == "fft"
     key = rng.random(5000) < 0.5
     seed = toeplitz_seed(key.size, 1000, rng=rng)
     assert np.array_equal(toeplitz_hash(key, seed, 1000), toeplitz_hash(key, seed, 1000, backend="fft"))
-    with pytest.raises(InvalidLinkParameterError, match="VPCLMULQDQ"):
+    with pytest.raises(InvalidLinkParameterError, match="PCLMULQDQ"):
         toeplitz_hash(key, seed, 1000, backend="carryless")
     with pytest.raises(RuntimeError):
         toeplitz_product(seed, key, 1000, key.size - 1)

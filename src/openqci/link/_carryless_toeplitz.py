@@ -2,22 +2,25 @@
 
 The FFT computes the product over the integers and keeps parities, so it spends a float64 point per
 bit. Over GF(2) the product is a window (a *middle product*) of a polynomial product that carry-less
-multiplication computes 64 bits at a time; AVX-512 VPCLMULQDQ does four 64 x 64-bit products per
-instruction. A square Toeplitz block of ``n`` words splits into halves ``[[A, B], [C, A]]``, and
-``y_top = A (x0 + x1) + (A + B) x1``, ``y_bottom = A (x0 + x1) + (A + C) x0``: three half-size Toeplitz
-products, whose seeds are sums of windows of the parent's seed (the transposed Karatsuba algorithm;
-Bostan, Lecerf and Schost, ISSAC 2003, on the transposition principle). The recursion stops at leaves
-of :data:`LEAF_WORDS_CHOICES` words, each one straight-line code that LLVM receives as vector
-instructions. At ``2^23 x 2^23`` bits this ran about six times faster than the four-step FFT on the
-development machine; ``benchmarks/bench_postprocess.py`` measures both in one run.
+multiplication computes 64 bits at a time; PCLMULQDQ does one 64 x 64-bit product per instruction,
+VPCLMULQDQ two (256-bit vectors) or four (AVX-512). A square Toeplitz block of ``n`` words splits
+into halves ``[[A, B], [C, A]]``, and ``y_top = A (x0 + x1) + (A + B) x1``,
+``y_bottom = A (x0 + x1) + (A + C) x0``: three half-size Toeplitz products, whose seeds are sums of
+windows of the parent's seed (the transposed Karatsuba algorithm; Bostan, Lecerf and Schost, ISSAC
+2003, on the transposition principle). The recursion stops at leaves of four to eight vectors
+(:func:`leaf_sizes`), each one straight-line code that LLVM receives as vector instructions;
+``benchmarks/bench_postprocess.py`` measures it against the four-step FFT in one run.
 
 Word-level contract of a block of ``n`` words: with the seed window ``s`` of ``2n`` words (bit ``a``
 of the window is coefficient ``a`` of a polynomial ``S``), ``y`` is coefficients ``64n .. 128n - 1`` of
 ``S * X``, that is ``y_i = XOR_j s_{64n + i - j} x_j``; :func:`toeplitz_product` builds each block's
 window from the caller's seed so that this is the caller's matrix.
 
-Only hosts whose CPU has AVX-512F and VPCLMULQDQ (and a numba targeting the host CPU) run it:
-:data:`AVAILABLE` says so, and :mod:`openqci.link.privacy` falls back to the FFT elsewhere.
+Every x86-64 CPU since 2010 has PCLMULQDQ; :data:`VECTOR_WORDS` lists the widths this host runs
+(numba must target the host CPU), the widest is used, and :mod:`openqci.link.privacy` falls back to the
+FFT where there is none (other architectures). Hashing 2^24 bits to 2^23 ran at 180-200 Mbit/s with
+512-bit vectors, 160 with 256-bit and 107-110 with 128-bit ones on the development machine, where
+the four-step FFT runs at about 40 Mbit/s.
 """
 
 from __future__ import annotations
@@ -34,88 +37,107 @@ from numba import njit, types
 from numba.extending import intrinsic
 from numpy.typing import NDArray
 
-__all__ = ["AVAILABLE", "LEAF_WORDS_CHOICES", "toeplitz_product"]
+__all__ = ["AVAILABLE", "VECTOR_WORDS", "block_words", "leaf_sizes", "toeplitz_product"]
 
-LEAF_WORDS_CHOICES = (32, 40, 48, 56, 64)
-"""Leaf sizes in 64-bit words; a block of ``n`` words uses ``leaf * 2^k == n``."""
+_INTRINSICS = {8: "llvm.x86.pclmulqdq.512", 4: "llvm.x86.pclmulqdq.256", 2: "llvm.x86.pclmulqdq"}
+"""The carry-less multiplication over a vector of 2, 4 or 8 words: 1, 2 or 4 products of 64 x 64 bits."""
 
-_LANES = 8  # 64-bit words per 512-bit vector
-_GUARD = _LANES  # words before a seed window that a leaf may read (and discard)
+_GUARD = 8  # words before a seed window that a leaf may read (and discard): one vector at most
 
 
-def _host_supports_vpclmulqdq() -> bool:
+def _host_vector_words() -> tuple[int, ...]:
+    """Vector widths (in 64-bit words) whose carry-less multiplication this host runs, widest first."""
     if getattr(numba.config, "CPU_NAME", None) not in (None, "host"):  # numba told to compile for another CPU
-        return False
+        return ()
     features = llvmlite.binding.get_host_cpu_features()
-    return bool(features.get("avx512f") and features.get("vpclmulqdq"))
+    widths = []
+    if features.get("vpclmulqdq") and features.get("avx512f"):
+        widths.append(8)
+    if features.get("vpclmulqdq") and features.get("avx"):
+        widths.append(4)
+    if features.get("pclmul"):
+        widths.append(2)
+    return tuple(widths)
 
 
-AVAILABLE = _host_supports_vpclmulqdq()
-"""Whether this host can run the carry-less product."""
+VECTOR_WORDS = _host_vector_words()
+"""Widths this host can run: 8 words with AVX-512 VPCLMULQDQ, 4 with AVX VPCLMULQDQ, 2 with PCLMULQDQ."""
+
+AVAILABLE = bool(VECTOR_WORDS)
+"""Whether this host can run the carry-less product at all."""
 
 
-def _leaf_codegen(words: int) -> Callable[..., Any]:
-    """LLVM IR of one leaf: ``y[0 .. words)`` of a ``words``-word block, fully unrolled.
+def _leaf_codegen(lanes: int) -> Callable[..., Any]:
+    """LLVM IR of the leaves: ``y[0 .. words)`` of a ``words``-word block, fully unrolled per leaf size.
 
-    For each ``x_j`` the seed words ``s[words - j + 8c .. +8)`` are multiplied by ``x_j`` in one
-    instruction per parity of the word index: the even words' 128-bit products land exactly on output
-    words ``8c .. 8c + 7``; the odd words' land one word higher, so they are summed apart and shifted
-    into place once at the end. Chunk ``c = -1`` supplies the single odd product that reaches word 0;
-    its other lanes read up to :data:`_GUARD` words before the window and are discarded.
+    ``lanes`` is the vector width in words. For each ``x_j`` the seed words ``s[words - j + lanes c ..)``
+    are multiplied by ``x_j`` in one instruction per parity of the word index: the even words' 128-bit
+    products land exactly on output words ``lanes c ..``; the odd words' land one word higher, so they
+    are summed apart and shifted into place once at the end. Chunk ``c = -1`` supplies the single odd
+    product that reaches word 0; its other lanes read up to :data:`_GUARD` words before the window and
+    are discarded. A switch on ``words`` picks the unrolled code of each size of :func:`leaf_sizes`.
     """
     i64, i32, i8 = ir.IntType(64), ir.IntType(32), ir.IntType(8)
-    vector = ir.VectorType(i64, _LANES)
-    chunks = words // _LANES
+    vector = ir.VectorType(i64, lanes)
 
     def codegen(context: Any, builder: ir.IRBuilder, signature: Any, args: Any) -> Any:
         data = context.make_array(signature.args[0])(context, builder, args[0]).data
         clmul = builder.module.declare_intrinsic(
-            "llvm.x86.pclmulqdq.512", fnty=ir.FunctionType(vector, [vector, vector, i8])
+            _INTRINSICS[lanes], fnty=ir.FunctionType(vector, [vector, vector, i8])
         )
-        y_at, s_at, x_at = args[1], args[2], args[3]
+        y_at, s_at, x_at, words_given = args[1], args[2], args[3], args[4]
 
         def vector_at(offset: ir.Value) -> ir.Value:
             return builder.bitcast(builder.gep(data, [offset]), vector.as_pointer())
 
-        zero = ir.Constant(vector, [0] * _LANES)
-        broadcast = ir.Constant(ir.VectorType(i32, _LANES), [0] * _LANES)
-        even = [zero] * chunks
-        odd = [zero] * (chunks + 1)  # odd[0] is chunk -1
-        for j in range(words):
-            x_j = builder.load(builder.gep(data, [builder.add(x_at, ir.Constant(i64, j))]))
-            lone = builder.insert_element(ir.Constant(vector, ir.Undefined), x_j, ir.Constant(i32, 0))
-            x_vector = builder.shuffle_vector(lone, ir.Constant(vector, ir.Undefined), broadcast)
-            for c in range(-1, chunks):
-                seed = builder.load(
-                    vector_at(builder.add(s_at, ir.Constant(i64, words - j + _LANES * c))), align=8
-                )
-                if c >= 0:
-                    even[c] = builder.xor(
-                        even[c], builder.call(clmul, [seed, x_vector, ir.Constant(i8, 0x00)])
-                    )
-                odd[c + 1] = builder.xor(
-                    odd[c + 1], builder.call(clmul, [seed, x_vector, ir.Constant(i8, 0x01)])
-                )
-        up_one_word = ir.Constant(ir.VectorType(i32, _LANES), list(range(_LANES - 1, 2 * _LANES - 1)))
-        for c in range(chunks):
-            shifted = builder.shuffle_vector(odd[c], odd[c + 1], up_one_word)
-            target = vector_at(builder.add(y_at, ir.Constant(i64, _LANES * c)))
-            builder.store(builder.xor(even[c], shifted), target, align=8)
+        def unrolled(words: int) -> None:
+            chunks = words // lanes  # at most 8: the 17 sums stay in registers
+            zero = ir.Constant(vector, [0] * lanes)
+            broadcast = ir.Constant(ir.VectorType(i32, lanes), [0] * lanes)
+            even = {c: zero for c in range(chunks)}
+            odd = {c: zero for c in range(-1, chunks)}  # chunk -1 feeds word 0
+            for j in range(words):
+                x_j = builder.load(builder.gep(data, [builder.add(x_at, ir.Constant(i64, j))]))
+                lone = builder.insert_element(ir.Constant(vector, ir.Undefined), x_j, ir.Constant(i32, 0))
+                x_vector = builder.shuffle_vector(lone, ir.Constant(vector, ir.Undefined), broadcast)
+                for c in range(-1, chunks):
+                    at = builder.add(s_at, ir.Constant(i64, words - j + lanes * c))
+                    seed = builder.load(vector_at(at), align=8)
+                    if c >= 0:
+                        even[c] = builder.xor(
+                            even[c], builder.call(clmul, [seed, x_vector, ir.Constant(i8, 0x00)])
+                        )
+                    odd[c] = builder.xor(odd[c], builder.call(clmul, [seed, x_vector, ir.Constant(i8, 0x01)]))
+            up_one_word = ir.Constant(ir.VectorType(i32, lanes), list(range(lanes - 1, 2 * lanes - 1)))
+            for c in range(chunks):
+                shifted = builder.shuffle_vector(odd[c - 1], odd[c], up_one_word)
+                target = vector_at(builder.add(y_at, ir.Constant(i64, lanes * c)))
+                builder.store(builder.xor(even[c], shifted), target, align=8)
+
+        done = builder.append_basic_block("leaf_done")
+        switch = builder.switch(words_given, done)
+        for words in leaf_sizes(lanes):
+            case = builder.append_basic_block(f"leaf_{words}")
+            switch.add_case(ir.Constant(words_given.type, words), case)
+            builder.position_at_end(case)
+            unrolled(words)
+            builder.branch(done)
+        builder.position_at_end(done)
         return context.get_dummy_value()
 
     return codegen
 
 
-def _leaf(words: int) -> Any:
-    """The leaf of ``words`` words as a numba intrinsic ``leaf(work, y_at, s_at, x_at)``."""
+def _leaf(lanes: int) -> Any:
+    """The leaves for vectors of ``lanes`` words as a numba intrinsic ``leaf(work, y, s, x, words)``."""
 
-    def typer(typingctx: Any, work: Any, y_at: Any, s_at: Any, x_at: Any) -> Any:
-        return types.void(work, types.intp, types.intp, types.intp), _leaf_codegen(words)
+    def typer(typingctx: Any, work: Any, y_at: Any, s_at: Any, x_at: Any, words: Any) -> Any:
+        return types.void(work, types.intp, types.intp, types.intp, types.intp), _leaf_codegen(lanes)
 
     return intrinsic(typer)
 
 
-_leaf_32, _leaf_40, _leaf_48, _leaf_56, _leaf_64 = (_leaf(words) for words in LEAF_WORDS_CHOICES)
+_leaf_512, _leaf_256, _leaf_128 = _leaf(8), _leaf(4), _leaf(2)
 
 
 @njit(boundscheck=False, inline="always")
@@ -125,72 +147,137 @@ def _xor_into(work: NDArray[np.uint64], out: int, a: int, b: int, count: int) ->
         target[i] = left[i] ^ right[i]
 
 
-@njit(boundscheck=False, cache=True)
-def _block(
-    work: NDArray[np.uint64], y: int, s: int, x: int, n: int, free: int, leaf_words: int
-) -> None:  # pragma: no cover - numba
-    """``work[y : y + n]`` = the block of seed window ``work[s : s + 2n]`` times ``work[x : x + n]``.
+@njit(boundscheck=False, inline="always")
+def _split(
+    work: NDArray[np.uint64], s: int, x: int, h: int, free: int
+) -> tuple[int, int, int, int, int]:  # pragma: no cover - numba
+    """Lay out one level's scratch and fill it: ``x0 + x1``, the seeds of ``A + B`` and ``A + C``.
 
-    ``n`` is ``leaf_words * 2^k``. Scratch space starts at ``free`` and needs ``6 n + 16 k`` words.
+    Returns the offsets of the summed vector, the two seeds, the middle product and the next level's
+    scratch. A block's scratch needs ``6 n + 16 k`` words for ``k`` levels below it.
     """
-    if n <= leaf_words:
-        if leaf_words == 32:
-            _leaf_32(work, y, s, x)
-        elif leaf_words == 40:
-            _leaf_40(work, y, s, x)
-        elif leaf_words == 48:
-            _leaf_48(work, y, s, x)
-        elif leaf_words == 56:
-            _leaf_56(work, y, s, x)
-        else:
-            _leaf_64(work, y, s, x)
-        return
-    h = n // 2
     summed_x = free
     seed_ab = free + h + _GUARD
     seed_ac = seed_ab + 2 * h + _GUARD
     middle = seed_ac + 2 * h
-    deeper = middle + h
     _xor_into(work, summed_x, x, x + h, h)
     _xor_into(work, seed_ab, s + h, s, 2 * h)
     _xor_into(work, seed_ac, s + h, s + 2 * h, 2 * h)
-    _block(work, y, seed_ab, x + h, h, deeper, leaf_words)  # (A + B) x1
-    _block(work, y + h, seed_ac, x, h, deeper, leaf_words)  # (A + C) x0
-    _block(work, middle, s + h, summed_x, h, deeper, leaf_words)  # A (x0 + x1)
+    return summed_x, seed_ab, seed_ac, middle, middle + h
+
+
+@njit(boundscheck=False, inline="always")
+def _join(work: NDArray[np.uint64], y: int, middle: int, h: int) -> None:  # pragma: no cover - numba
+    """``y_top += A (x0 + x1)``, ``y_bottom += A (x0 + x1)``."""
     _xor_into(work, y, y, middle, h)
     _xor_into(work, y + h, y + h, middle, h)
 
 
-def block_words(min_words: int) -> int:
-    """The smallest block size ``leaf * 2^k >= min_words`` with a leaf of :data:`LEAF_WORDS_CHOICES`."""
-    smallest = LEAF_WORDS_CHOICES[0]
-    if min_words <= smallest:
-        return smallest
-    doublings = max(0, math.ceil(math.log2(min_words / LEAF_WORDS_CHOICES[-1])))
-    leaf = next(size for size in LEAF_WORDS_CHOICES if size << doublings >= min_words)
+# One recursion per vector width: a function calling a width's instructions compiles only on hosts that
+# have them, so the three are kept apart (same body, different leaves).
+
+
+@njit(boundscheck=False, cache=True)
+def _block_512(
+    work: NDArray[np.uint64], y: int, s: int, x: int, n: int, free: int, leaf: int
+) -> None:  # pragma: no cover - numba
+    """``work[y : y + n]`` = the block of seed window ``work[s : s + 2n]`` times ``work[x : x + n]``."""
+    if n <= leaf:
+        _leaf_512(work, y, s, x, leaf)
+        return
+    h = n // 2
+    summed_x, seed_ab, seed_ac, middle, deeper = _split(work, s, x, h, free)
+    _block_512(work, y, seed_ab, x + h, h, deeper, leaf)  # (A + B) x1
+    _block_512(work, y + h, seed_ac, x, h, deeper, leaf)  # (A + C) x0
+    _block_512(work, middle, s + h, summed_x, h, deeper, leaf)  # A (x0 + x1)
+    _join(work, y, middle, h)
+
+
+@njit(boundscheck=False, cache=True)
+def _block_256(
+    work: NDArray[np.uint64], y: int, s: int, x: int, n: int, free: int, leaf: int
+) -> None:  # pragma: no cover - numba
+    """:func:`_block_512` with 256-bit carry-less multiplications."""
+    if n <= leaf:
+        _leaf_256(work, y, s, x, leaf)
+        return
+    h = n // 2
+    summed_x, seed_ab, seed_ac, middle, deeper = _split(work, s, x, h, free)
+    _block_256(work, y, seed_ab, x + h, h, deeper, leaf)
+    _block_256(work, y + h, seed_ac, x, h, deeper, leaf)
+    _block_256(work, middle, s + h, summed_x, h, deeper, leaf)
+    _join(work, y, middle, h)
+
+
+@njit(boundscheck=False, cache=True)
+def _block_128(
+    work: NDArray[np.uint64], y: int, s: int, x: int, n: int, free: int, leaf: int
+) -> None:  # pragma: no cover - numba
+    """:func:`_block_512` with 128-bit carry-less multiplications (PCLMULQDQ, every x86-64 since 2010)."""
+    if n <= leaf:
+        _leaf_128(work, y, s, x, leaf)
+        return
+    h = n // 2
+    summed_x, seed_ab, seed_ac, middle, deeper = _split(work, s, x, h, free)
+    _block_128(work, y, seed_ab, x + h, h, deeper, leaf)
+    _block_128(work, y + h, seed_ac, x, h, deeper, leaf)
+    _block_128(work, middle, s + h, summed_x, h, deeper, leaf)
+    _join(work, y, middle, h)
+
+
+_BLOCKS = {8: _block_512, 4: _block_256, 2: _block_128}
+
+
+def leaf_sizes(lanes: int) -> tuple[int, ...]:
+    """Leaf sizes in words for vectors of ``lanes`` words: four to eight vectors.
+
+    Below that a Karatsuba level saves less than it costs; above, four products per leaf outgrow three
+    half-size leaves (measured: 128-bit vectors ran fastest with 8-16-word leaves, 256-bit with 16-32,
+    512-bit with 32-64). Five sizes a vector apart keep the padding of a block under a quarter.
+    """
+    return tuple(lanes * vectors for vectors in range(4, 9))
+
+
+def block_words(min_words: int, lanes: int) -> int:
+    """The smallest block size ``leaf * 2^k >= min_words`` with a leaf of :func:`leaf_sizes`."""
+    sizes = leaf_sizes(lanes)
+    if min_words <= sizes[0]:
+        return sizes[0]
+    doublings = max(0, math.ceil(math.log2(min_words / sizes[-1])))
+    leaf = next(size for size in sizes if size << doublings >= min_words)
     return leaf << doublings
 
 
-def _leaf_of(words: int) -> int:
-    while words not in LEAF_WORDS_CHOICES:
+def _leaf_of(words: int, lanes: int) -> int:
+    while words not in leaf_sizes(lanes):
         words //= 2
     return words
 
 
 def toeplitz_product(
-    seed: NDArray[np.bool_], vector: NDArray[np.bool_], rows: int, offset: int
+    seed: NDArray[np.bool_],
+    vector: NDArray[np.bool_],
+    rows: int,
+    offset: int,
+    *,
+    vector_words: int | None = None,
 ) -> NDArray[np.bool_]:
     """``y_i = XOR_j seed[i - j + offset] vector[j]`` for ``i < rows``; seed indices out of range read 0.
 
     The ``rows x vector.size`` matrix is cut into square blocks of ``Q`` bits along its longer side
-    (``Q`` covers the shorter one), each block a product of :func:`block_words` words.
+    (``Q`` covers the shorter one), each block a product of :func:`block_words` words. ``vector_words``
+    picks a width of :data:`VECTOR_WORDS` (default: the widest).
     """
-    if not AVAILABLE:
-        raise RuntimeError("the carry-less product needs a CPU with AVX-512F and VPCLMULQDQ")
+    if not VECTOR_WORDS:
+        raise RuntimeError("the carry-less product needs an x86-64 CPU with PCLMULQDQ")
+    width = VECTOR_WORDS[0] if vector_words is None else vector_words
+    if width not in VECTOR_WORDS:
+        raise RuntimeError(f"this host runs carry-less vectors of {VECTOR_WORDS} words, not {width}")
+    block = _BLOCKS[width]
     columns = vector.size
-    words = block_words(-(-min(rows, columns) // 64))
+    words = block_words(-(-min(rows, columns) // 64), width)
     bits = 64 * words
-    leaf = _leaf_of(words)
+    leaf = _leaf_of(words, width)
     seed_at, x_at, y_at, free = _GUARD, _GUARD + 2 * words, _GUARD + 3 * words, _GUARD + 4 * words
     work = np.zeros(free + 14 * words + 4 * _GUARD, dtype=np.uint64)
     out = np.zeros(-(-rows // bits) * bits, dtype=np.bool_)
@@ -201,7 +288,7 @@ def toeplitz_product(
             block_offset = offset + (row_block - column_block) * bits
             work[seed_at : seed_at + 2 * words] = _pack(_seed_window(seed, block_offset, bits))
             work[x_at : x_at + words] = _pack(vector[column_block * bits : (column_block + 1) * bits], words)
-            _block(work, y_at, seed_at, x_at, words, free, leaf)
+            block(work, y_at, seed_at, x_at, words, free, leaf)
             total ^= work[y_at : y_at + words]
         out[row_block * bits : (row_block + 1) * bits] = np.unpackbits(
             total.view(np.uint8), bitorder="little"
