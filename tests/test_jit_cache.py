@@ -1,0 +1,48 @@
+"""Numba's cache directory follows the package's sources, so a change in any module starts it afresh."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from openqci import _jit_cache
+
+
+def test_directory_changes_with_any_source_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    package = tmp_path / "package"
+    (package / "link").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    kernel = package / "link" / "kernel.py"
+    kernel.write_text("RULE = 1\n")
+    monkeypatch.setattr(_jit_cache, "_PACKAGE", package)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    first = _jit_cache.jit_cache_dir()
+    assert first.parent == tmp_path / "cache" / "openqci" / "numba"
+    assert _jit_cache.jit_cache_dir() == first
+    kernel.write_text("RULE = 2\n")
+    assert _jit_cache.jit_cache_dir() != first
+
+
+def test_numba_uses_it_unless_told_otherwise(tmp_path: Path) -> None:
+    probe = "import openqci, numba; print(numba.config.CACHE_DIR)"
+    environment = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    environment["XDG_CACHE_HOME"] = str(tmp_path)
+    shown = subprocess.run(
+        [sys.executable, "-c", probe], env=environment, capture_output=True, text=True, check=True
+    )
+    assert Path(shown.stdout.strip()).parent == tmp_path / "openqci" / "numba"
+    # numba imported first, then the package: the setting still reaches numba
+    late = "import numba, openqci; print(numba.config.CACHE_DIR)"
+    shown_late = subprocess.run(
+        [sys.executable, "-c", late], env=environment, capture_output=True, text=True, check=True
+    )
+    assert shown_late.stdout == shown.stdout
+    environment["NUMBA_CACHE_DIR"] = str(tmp_path / "mine")
+    chosen = subprocess.run(
+        [sys.executable, "-c", probe], env=environment, capture_output=True, text=True, check=True
+    )
+    assert chosen.stdout.strip() == str(tmp_path / "mine")
