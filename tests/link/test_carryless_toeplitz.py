@@ -105,3 +105,14 @@ def test_hosts_without_the_instructions_use_the_fft(
         toeplitz_hash(key, seed, 1000, backend="carryless")
     with pytest.raises(RuntimeError):
         toeplitz_product(seed, key, 1000, key.size - 1)
+
+
+def test_widths_follow_the_features_numba_was_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    import numba
+
+    monkeypatch.setattr(numba.config, "CPU_FEATURES", "+pclmul,+avx,-vpclmulqdq,+avx512f", raising=False)
+    assert _carryless_toeplitz._host_vector_words() == (2,)
+    monkeypatch.setattr(numba.config, "CPU_FEATURES", "+pclmul,+avx,+vpclmulqdq,-avx512f", raising=False)
+    assert _carryless_toeplitz._host_vector_words() == (4, 2)
+    monkeypatch.setattr(numba.config, "CPU_NAME", "generic", raising=False)
+    assert _carryless_toeplitz._host_vector_words() == ()

@@ -49,7 +49,11 @@ def _host_vector_words() -> tuple[int, ...]:
     """Vector widths (in 64-bit words) whose carry-less multiplication this host runs, widest first."""
     if getattr(numba.config, "CPU_NAME", None) not in (None, "host"):  # numba told to compile for another CPU
         return ()
-    features = llvmlite.binding.get_host_cpu_features()
+    chosen = getattr(numba.config, "CPU_FEATURES", None)  # "+avx2,-avx512f,..." when numba was told
+    if chosen:
+        features = {entry[1:]: entry[0] == "+" for entry in chosen.split(",") if entry[:1] in "+-"}
+    else:
+        features = dict(llvmlite.binding.get_host_cpu_features())
     widths = []
     if features.get("vpclmulqdq") and features.get("avx512f"):
         widths.append(8)
