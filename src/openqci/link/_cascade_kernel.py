@@ -15,42 +15,72 @@ bisection parity (again) and reopens whole blocks only, as the original protocol
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numba import njit
+from numpy.typing import NDArray
 
 _KNOWN = np.uint8(1)
 _ALICE = np.uint8(2)
 _ERROR = np.uint8(4)
 
 
+def workspace(n: int, sizes: NDArray[np.int64]) -> tuple[NDArray[Any], ...]:
+    """Every array :func:`cascade_kernel` works in, for frames of ``n`` bits and these block sizes.
+
+    Allocated once and reused frame after frame: fresh arrays of this size (about 20 MB for 14 passes
+    over 2^17 bits) come straight from the operating system, and faulting their pages in cost a third of
+    a frame's time. The kernel clears what it reads before writing.
+    """
+    passes = sizes.size
+    blocks = (n + sizes - 1) // sizes
+    spans = np.array([_tree_span(int(k)) for k in sizes], dtype=np.int64)
+    max_blocks = int(blocks.max()) if passes else 1
+    words = (n + 7) // 8
+    return (
+        np.empty((passes, n + 1), np.uint8),  # A: prefix parities of Alice's shuffled bits
+        np.empty((passes, n + 1), np.uint8),  # B: Fenwick tree (XOR) of Bob's shuffled bits
+        np.empty((passes, n), np.int32),  # pos: shuffled position of each bit, per pass
+        np.empty(int((blocks * spans).sum()), np.uint8),  # node: known sub-block states
+        np.empty((passes, max_blocks), np.uint8),  # active searches
+        np.empty((passes, max_blocks), np.int32),  # known nodes holding an odd number of errors
+        np.empty((4 * passes * max_blocks + n, 3), np.int64),  # touched: pass, block, flipped position
+        np.empty((passes * max_blocks, 5), np.int64),  # items: pass, block, lo, hi, heap index
+        np.empty(2 * n + 64, np.uint8),  # the public log (grown by the kernel when needed)
+        np.empty((3, 8 * words + 8), np.uint8),  # a pass's shuffled bits of both ends, and Bob's prefix
+        np.empty(words + 1, np.uint64),  # scratch of the prefix scan
+        np.empty((passes, n), np.int32),  # the pass permutations
+    )
+
+
 @njit(cache=True, nogil=True)
-def cascade_kernel(alice, bob, perms, sizes, reuse):  # type: ignore[no-untyped-def]
-    """All passes; returns Bob's corrected bits, the public log and (leaked, Bob's choices, round trips)."""
+def cascade_kernel(alice, bob, perms, sizes, reuse, work):  # type: ignore[no-untyped-def]
+    """All passes; returns Bob's corrected bits, the public log and (leaked, Bob's choices, round trips).
+
+    ``work`` is :func:`workspace` for this frame length and these sizes; the returned log is a view of it,
+    valid until the next call with the same workspace.
+    """
     passes, n = perms.shape
-    A = np.empty((passes, n + 1), np.uint8)  # prefix parities of Alice's shuffled bits
-    B = np.empty((passes, n + 1), np.uint8)  # Fenwick tree (XOR) of Bob's shuffled bits
-    pos = np.empty((passes, n), np.int32)
+    A, B, pos, node, active, odd, touched, items, log, scratch, scan = work[:11]
     span = np.empty(passes, np.int64)
     base = np.zeros(passes + 1, np.int64)
-    max_blocks = 1
     for p in range(passes):
         blocks = (n + sizes[p] - 1) // sizes[p]
         span[p] = _tree_span(sizes[p])
         base[p + 1] = base[p] + blocks * span[p]
-        max_blocks = max(max_blocks, blocks)
-    node = np.zeros(base[passes], np.uint8)
-    active = np.zeros((passes, max_blocks), np.uint8)
-    odd = np.zeros((passes, max_blocks), np.int32)  # known nodes holding an odd number of errors
-    touched = np.empty((4 * passes * max_blocks + n, 3), np.int64)  # pass, block, flipped position
-    items = np.empty((passes * max_blocks, 5), np.int64)  # pass, block, lo, hi, heap index
+    node[: base[passes]] = 0
+    active[:] = 0
+    odd[:] = 0
     state = np.zeros(4, np.int64)  # leaked parity bits, Bob's choices logged, round trips, touched in use
-    log = np.empty(2 * n + 64, np.uint8)
     current = bob.copy()
     for p in range(passes):
         blocks = (n + sizes[p] - 1) // sizes[p]
         if state[0] + state[1] + blocks > log.size:
             log = _grow(log, blocks)
-        _start_pass(p, alice, current, perms, sizes, A, B, pos, node, base, span, odd, log, state)
+        _start_pass(
+            p, alice, current, perms, sizes, A, B, pos, node, base, span, odd, log, state, scratch, scan
+        )
         n_items = 0
         for b in range(blocks):
             if node[base[p] + b * span[p] + 1] & _ERROR:
@@ -103,24 +133,28 @@ def _bob_toggle(B, q, j, n):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def _start_pass(p, alice, current, perms, sizes, A, B, pos, node, base, span, odd, log, state):  # type: ignore[no-untyped-def]
-    """Shuffle both frames for pass ``p`` and exchange every block parity in one round trip."""
+def _start_pass(p, alice, current, perms, sizes, A, B, pos, node, base, span, odd, log, state, scratch, scan):  # type: ignore[no-untyped-def]
+    """Shuffle both frames for pass ``p`` and exchange every block parity in one round trip.
+
+    Written without loop-carried chains: the shuffled bits are gathered first, the prefix parities are
+    scanned eight bits to a word, and every Fenwick node is the difference of two of Bob's prefix
+    parities.
+    """
     n = perms.shape[1]
     k = sizes[p]
-    bob_prefix = np.empty(n + 1, np.uint8)
-    A[p, 0] = 0
-    B[p, 0] = 0
-    bob_prefix[0] = 0
+    alice_bits, bob_bits, bob_prefix = scratch[0], scratch[1], scratch[2]
+    alice_bits[n:] = 0
+    bob_bits[n:] = 0
     for j in range(n):
         i = perms[p, j]
-        A[p, j + 1] = A[p, j] ^ alice[i]
-        B[p, j + 1] = current[i]
-        bob_prefix[j + 1] = bob_prefix[j] ^ current[i]
+        alice_bits[j] = alice[i]
+        bob_bits[j] = current[i]
         pos[p, i] = j
-    for i in range(1, n + 1):  # Fenwick tree built in place
-        parent = i + (i & -i)
-        if parent <= n:
-            B[p, parent] ^= B[p, i]
+    _prefix_parities(alice_bits, n, A[p], scan)
+    _prefix_parities(bob_bits, n, bob_prefix, scan)
+    B[p, 0] = 0
+    for i in range(1, n + 1):  # Fenwick node i holds the parity of Bob's bits (i - lowbit(i), i]
+        B[p, i] = bob_prefix[i] ^ bob_prefix[i - (i & -i)]
     for b in range((n + k - 1) // k):
         lo, hi = b * k, min((b + 1) * k, n)
         pa = A[p, hi] ^ A[p, lo]
@@ -130,6 +164,23 @@ def _start_pass(p, alice, current, perms, sizes, A, B, pos, node, base, span, od
         log[state[0] + state[1]] = pa
         state[0] += 1
     state[2] += 1
+
+
+@njit(cache=True, nogil=True)
+def _prefix_parities(bits, n, out, scanned):  # type: ignore[no-untyped-def]
+    """``out[0] = 0``, ``out[j + 1]`` = parity of ``bits[:j + 1]``; ``bits`` (0/1 bytes) padded to 8."""
+    packed = bits.view(np.uint64)
+    carry = np.uint64(0)
+    for w in range(packed.size):  # little-endian: byte m of a word becomes the parity of bytes 0..m
+        x = packed[w]
+        x ^= x << np.uint64(8)
+        x ^= x << np.uint64(16)
+        x ^= x << np.uint64(32)
+        x ^= carry * np.uint64(0x0101010101010101)
+        scanned[w] = x
+        carry = x >> np.uint64(56)
+    out[0] = 0
+    out[1 : n + 1] = scanned.view(np.uint8)[:n]
 
 
 @njit(cache=True, nogil=True)
@@ -211,6 +262,7 @@ def _round(  # type: ignore[no-untyped-def]
 @njit(cache=True, nogil=True)
 def _reopen(items, kept, sizes, n, node, base, span, active, odd, touched, state, reuse):  # type: ignore[no-untyped-def]
     """Open searches where a touched block now holds an odd known node (the cascade effect)."""
+    stack = np.empty((128, 3), np.int64)  # for _odd_anywhere: one allocation per round, not per block
     for m in range(state[3]):
         q, b, j = touched[m, 0], touched[m, 1], touched[m, 2]
         if active[q, b] or odd[q, b] == 0:
@@ -221,9 +273,9 @@ def _reopen(items, kept, sizes, n, node, base, span, active, odd, touched, state
             if node[root + 1] & _ERROR:
                 kept = _push(items, kept, q, b, lo, hi, 1, active)
             continue
-        found = _odd_on_path(node, root, lo, hi, j) if j >= 0 else np.zeros(3, np.int64)
+        found = _odd_on_path(node, root, lo, hi, j) if j >= 0 else (0, 0, 0)
         if found[0] == 0:
-            found = _odd_anywhere(node, root, lo, hi)
+            found = _odd_anywhere(node, root, lo, hi, stack)
         if found[0] > 0:
             kept = _push(items, kept, q, b, found[1], found[2], found[0], active)
     state[3] = 0
@@ -232,11 +284,14 @@ def _reopen(items, kept, sizes, n, node, base, span, active, odd, touched, state
 
 @njit(cache=True, nogil=True)
 def _odd_on_path(node, root, lo, hi, j):  # type: ignore[no-untyped-def]
-    """The highest known node on the path to position ``j`` holding an odd number of errors: (h, lo, hi)."""
+    """The highest known node on the path to position ``j`` holding an odd number of errors: (h, lo, hi).
+
+    Results are tuples (h = 0: none), which stay in registers; small arrays cost an allocation each.
+    """
     h = 1
     while node[root + h] & _KNOWN:
         if node[root + h] & _ERROR:
-            return np.array([h, lo, hi], np.int64)
+            return h, lo, hi
         if hi - lo < 2:
             break
         mid = lo + (hi - lo) // 2
@@ -244,13 +299,12 @@ def _odd_on_path(node, root, lo, hi, j):  # type: ignore[no-untyped-def]
             hi, h = mid, 2 * h
         else:
             lo, h = mid, 2 * h + 1
-    return np.zeros(3, np.int64)
+    return 0, 0, 0
 
 
 @njit(cache=True, nogil=True)
-def _odd_anywhere(node, root, lo, hi):  # type: ignore[no-untyped-def]
+def _odd_anywhere(node, root, lo, hi, stack):  # type: ignore[no-untyped-def]
     """Depth-first over a block's known nodes: the first one holding an odd number of errors, or h = 0."""
-    stack = np.empty((128, 3), np.int64)
     stack[0, 0], stack[0, 1], stack[0, 2] = 1, lo, hi
     top = 1
     while top > 0:
@@ -260,13 +314,13 @@ def _odd_anywhere(node, root, lo, hi):  # type: ignore[no-untyped-def]
         if not state_h & _KNOWN:
             continue
         if state_h & _ERROR:
-            return np.array([h, lo, hi], np.int64)
+            return h, lo, hi
         if hi - lo >= 2:
             mid = lo + (hi - lo) // 2
             stack[top, 0], stack[top, 1], stack[top, 2] = 2 * h + 1, mid, hi
             stack[top + 1, 0], stack[top + 1, 1], stack[top + 1, 2] = 2 * h, lo, mid
             top += 2
-    return np.zeros(3, np.int64)
+    return 0, 0, 0
 
 
 @njit(cache=True, nogil=True)

@@ -42,14 +42,16 @@ Brassard, Salvail (above), Sec. 5: BICONF, the parity of random subsets as a fin
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
-from openqci.link._cascade_kernel import cascade_kernel
+from openqci.link._cascade_kernel import cascade_kernel, workspace
 from openqci.link.errors import InvalidLinkParameterError
 from openqci.link.reconciliation import ReconciliationResult
 from openqci.link.verification import verification_tag
@@ -192,9 +194,15 @@ class Cascade:
             return ReconciliationResult(bob_bits.copy(), 0, 0, 0, True, b"")
         sizes = np.array(self.variant.block_sizes(qber_estimate, n), dtype=np.int64)
         seeds = rng.integers(0, 2**63 - 1, size=sizes.size, dtype=np.int64)
-        perms = _permutations(seeds, n)
+        work = _workspace(n, sizes)
+        perms = _permutations(seeds, n, out=work[-1])
         corrected, log, counts = cascade_kernel(
-            alice_bits.view(np.uint8), bob_bits.view(np.uint8), perms, sizes, self.variant.reuses_sub_blocks
+            alice_bits.view(np.uint8),
+            bob_bits.view(np.uint8),
+            perms,
+            sizes,
+            self.variant.reuses_sub_blocks,
+            work,
         )
         leaked, choices, round_trips = (int(c) for c in counts)
         transcript = seeds.tobytes() + sizes.tobytes() + np.packbits(log[: leaked + choices]).tobytes()
@@ -277,9 +285,28 @@ def _range_parity(bits: NDArray[np.bool_], words: NDArray[np.uint64], row: int, 
     return (verification_tag(piece, words[start // 64 :], 64) >> row) & 1
 
 
-def _permutations(seeds: NDArray[np.int64], n: int) -> NDArray[np.int32]:
+_WORKSPACES = threading.local()
+
+
+def _workspace(n: int, sizes: NDArray[np.int64]) -> tuple[NDArray[Any], ...]:
+    """This thread's :func:`workspace` for frames of ``n`` bits and these block sizes (the last few kept).
+
+    Per thread, since the link reconciles frames on two threads at once.
+    """
+    kept: dict[tuple[int, bytes], tuple[NDArray[Any], ...]] = _WORKSPACES.__dict__.setdefault("kept", {})
+    key = (n, sizes.tobytes())
+    if key not in kept:
+        if len(kept) >= 4:  # the sizes follow the QBER estimate: do not keep every one ever seen
+            kept.pop(next(iter(kept)))
+        kept[key] = workspace(n, sizes)
+    return kept[key]
+
+
+def _permutations(
+    seeds: NDArray[np.int64], n: int, *, out: NDArray[np.int32] | None = None
+) -> NDArray[np.int32]:
     """The pass permutations rebuilt from their public seeds (the first pass keeps the frame's order)."""
-    perms = np.empty((seeds.size, n), dtype=np.int32)
+    perms = np.empty((seeds.size, n), dtype=np.int32) if out is None else out
     perms[0] = np.arange(n, dtype=np.int32)
     for p in range(1, seeds.size):
         perms[p] = perms[0]
