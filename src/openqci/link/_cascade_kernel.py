@@ -48,8 +48,11 @@ def workspace(n: int, sizes: NDArray[np.int64]) -> tuple[NDArray[Any], ...]:
         np.empty((4 * passes * max_blocks + n, 3), np.int64),  # touched: pass, block, flipped position
         np.empty((passes * max_blocks, 5), np.int64),  # items: pass, block, lo, hi, heap index
         np.empty(2 * n + 64, np.uint8),  # the public log (grown by the kernel when needed)
-        np.empty((3, 8 * words + 8), np.uint8),  # a pass's shuffled bits of both ends, and Bob's prefix
+        np.empty((4, 8 * words + 8), np.uint8),  # a pass's shuffled bits: both ends, Alice's, Bob's prefix
         np.empty(words + 1, np.uint64),  # scratch of the prefix scan
+        np.empty(
+            passes, np.uint8
+        ),  # built: whether a pass's prefix parities, Fenwick tree and positions exist
         np.empty((passes, n), np.int32),  # the pass permutations
     )
 
@@ -62,7 +65,7 @@ def cascade_kernel(alice, bob, perms, sizes, reuse, work):  # type: ignore[no-un
     valid until the next call with the same workspace.
     """
     passes, n = perms.shape
-    A, B, pos, node, active, odd, touched, items, log, scratch, scan = work[:11]
+    A, B, pos, node, active, odd, touched, items, log, scratch, scan, built = work[:12]
     span = np.empty(passes, np.int64)
     base = np.zeros(passes + 1, np.int64)
     for p in range(passes):
@@ -72,15 +75,15 @@ def cascade_kernel(alice, bob, perms, sizes, reuse, work):  # type: ignore[no-un
     node[: base[passes]] = 0
     active[:] = 0
     odd[:] = 0
+    built[:] = 0
     state = np.zeros(4, np.int64)  # leaked parity bits, Bob's choices logged, round trips, touched in use
     current = bob.copy()
+    lazy = (alice, perms, A, B, pos, built, scratch, scan)
     for p in range(passes):
         blocks = (n + sizes[p] - 1) // sizes[p]
         if state[0] + state[1] + blocks > log.size:
             log = _grow(log, blocks)
-        _start_pass(
-            p, alice, current, perms, sizes, A, B, pos, node, base, span, odd, log, state, scratch, scan
-        )
+        _start_pass(p, current, sizes, node, base, span, odd, log, state, lazy)
         n_items = 0
         for b in range(blocks):
             if node[base[p] + b * span[p] + 1] & _ERROR:
@@ -91,7 +94,7 @@ def cascade_kernel(alice, bob, perms, sizes, reuse, work):  # type: ignore[no-un
                 log = _grow(log, need)
             n_items = _round(
                 p, items, n_items, A, B, perms, pos, sizes, n, current, node, base, span, active, odd,
-                touched, log, state, reuse,
+                touched, log, state, reuse, lazy,
             )  # fmt: skip
     return current, log, state[:3].copy()
 
@@ -133,37 +136,73 @@ def _bob_toggle(B, q, j, n):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def _start_pass(p, alice, current, perms, sizes, A, B, pos, node, base, span, odd, log, state, scratch, scan):  # type: ignore[no-untyped-def]
+def _start_pass(p, current, sizes, node, base, span, odd, log, state, lazy):  # type: ignore[no-untyped-def]
     """Shuffle both frames for pass ``p`` and exchange every block parity in one round trip.
 
-    Written without loop-carried chains: the shuffled bits are gathered first, the prefix parities are
-    scanned eight bits to a word, and every Fenwick node is the difference of two of Bob's prefix
-    parities.
+    The block parities come from the shuffled bits alone. The structures that searches and flips need
+    (:func:`_build`) are built only when a block of this pass disagrees or a later flip reaches this
+    pass: the last passes, with blocks of half the frame, usually find nothing, and building them was
+    most of a frame's time.
     """
+    alice, perms, scratch = lazy[0], lazy[1], lazy[6]
     n = perms.shape[1]
     k = sizes[p]
-    alice_bits, bob_bits, bob_prefix = scratch[0], scratch[1], scratch[2]
-    alice_bits[n:] = 0
-    bob_bits[n:] = 0
-    for j in range(n):
-        i = perms[p, j]
-        alice_bits[j] = alice[i]
-        bob_bits[j] = current[i]
-        pos[p, i] = j
-    _prefix_parities(alice_bits, n, A[p], scan)
-    _prefix_parities(bob_bits, n, bob_prefix, scan)
-    B[p, 0] = 0
-    for i in range(1, n + 1):  # Fenwick node i holds the parity of Bob's bits (i - lowbit(i), i]
-        B[p, i] = bob_prefix[i] ^ bob_prefix[i - (i & -i)]
+    both = scratch[0]
+    _gather(alice, current, perms[p], both)
+    disagree = False
     for b in range((n + k - 1) // k):
         lo, hi = b * k, min((b + 1) * k, n)
-        pa = A[p, hi] ^ A[p, lo]
-        error = pa ^ bob_prefix[hi] ^ bob_prefix[lo]
+        ones_alice = ones_bob = 0
+        for j in range(lo, hi):  # both ends' bits of the block, one byte each: 1 Alice's, 2 Bob's
+            ones_alice += both[j] & 1
+            ones_bob += both[j] >> 1
+        pa, error = np.uint8(ones_alice & 1), np.uint8((ones_alice ^ ones_bob) & 1)
         node[base[p] + b * span[p] + 1] = _KNOWN | (pa * _ALICE) | (error * _ERROR)
         odd[p, b] = error
+        disagree = disagree or error == 1
         log[state[0] + state[1]] = pa
         state[0] += 1
     state[2] += 1
+    if disagree:
+        _build(p, current, lazy, True)
+
+
+@njit(cache=True, nogil=True)
+def _gather(alice, current, perm, both):  # type: ignore[no-untyped-def]
+    """``both[j] = alice[perm[j]] | current[perm[j]] << 1``: one random load per shuffled position."""
+    n = perm.size
+    merged = np.empty(n, np.uint8)
+    for i in range(n):
+        merged[i] = alice[i] | (current[i] << 1)
+    for j in range(n):
+        both[j] = merged[perm[j]]
+    both[n:] = 0
+
+
+@njit(cache=True, nogil=True)
+def _build(q, current, lazy, both_gathered):  # type: ignore[no-untyped-def]
+    """Pass ``q``'s Alice prefix parities, Fenwick tree of Bob's current bits and bit positions.
+
+    Written without loop-carried chains: the prefix parities are scanned eight bits to a word, and every
+    Fenwick node is the difference of two of Bob's prefix parities.
+    """
+    alice, perms, A, B, pos, built, scratch, scan = lazy
+    n = perms.shape[1]
+    both, alice_bits, bob_bits, bob_prefix = scratch[0], scratch[1], scratch[2], scratch[3]
+    if not both_gathered:
+        _gather(alice, current, perms[q], both)
+    for j in range(both.size):
+        alice_bits[j] = both[j] & 1
+        bob_bits[j] = both[j] >> 1
+    _prefix_parities(alice_bits, n, A[q], scan)
+    _prefix_parities(bob_bits, n, bob_prefix, scan)
+    B[q, 0] = 0
+    for i in range(1, n + 1):  # Fenwick node i holds the parity of Bob's bits (i - lowbit(i), i]
+        B[q, i] = bob_prefix[i] ^ bob_prefix[i - (i & -i)]
+    perm = perms[q]
+    for j in range(n):
+        pos[q, perm[j]] = j
+    built[q] = 1
 
 
 @njit(cache=True, nogil=True)
@@ -205,8 +244,12 @@ def _touch(touched, state, q, b, j):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def _flip(i, last_pass, B, pos, sizes, n, current, node, base, span, odd, touched, state):  # type: ignore[no-untyped-def]
+def _flip(i, last_pass, B, pos, sizes, n, current, node, base, span, odd, touched, state, lazy):  # type: ignore[no-untyped-def]
     """Flip Bob's bit ``i``; toggle the error parity of every known node holding it, in every pass so far."""
+    built = lazy[5]
+    for q in range(last_pass + 1):  # from Bob's bits before the flip, which the loop below then applies
+        if not built[q]:
+            _build(q, current, lazy, False)
     current[i] ^= 1
     for q in range(last_pass + 1):
         j = pos[q, i]
@@ -231,14 +274,14 @@ def _flip(i, last_pass, B, pos, sizes, n, current, node, base, span, odd, touche
 @njit(cache=True, nogil=True)
 def _round(  # type: ignore[no-untyped-def]
     p, items, n_items, A, B, perms, pos, sizes, n, current, node, base, span, active, odd, touched, log,
-    state, reuse,
+    state, reuse, lazy,
 ):  # fmt: skip
     """One round trip: finish one-bit searches, drop settled ones, reopen odd nodes, ask one parity each."""
     for t in range(n_items):  # searches narrowed to one bit whose error parity is odd: that bit is wrong
         q, b, lo, h = items[t, 0], items[t, 1], items[t, 2], items[t, 4]
         if items[t, 3] - lo == 1:
             if node[base[q] + b * span[q] + h] & _ERROR:
-                _flip(perms[q, lo], p, B, pos, sizes, n, current, node, base, span, odd, touched, state)
+                _flip(perms[q, lo], p, B, pos, sizes, n, current, node, base, span, odd, touched, state, lazy)
             items[t, 3] = lo  # mark finished
     kept = 0
     for t in range(n_items):  # keep searches whose node still holds an odd number of errors
