@@ -13,7 +13,7 @@ from openqci.link.cascade import Cascade
 from openqci.link.channel import InProcessChannel
 from openqci.link.errors import InvalidLinkParameterError
 from openqci.link.reconciliation import ReconciliationResult
-from openqci.link.session import BlockOutcome, LinkConfig, LinkSession
+from openqci.link.session import AbortReason, BlockOutcome, LinkConfig, LinkSession
 from openqci.physics.channels import Channel, FibreChannel, db_to_transmittance, fibre_transmittance
 from openqci.physics.detection import expected_detection
 from openqci.physics.devices import QkdSystem
@@ -170,6 +170,17 @@ def test_ldpc_gets_the_whole_block_and_its_own_efficiency(rng: np.random.Generat
     direct = ldpc.LdpcReconciler().reconcile(alice, bob, outcome.qber_z, rng=frame_rng)
     assert direct.converged
     assert outcome.ec_efficiency == pytest.approx(direct.efficiency(outcome.qber), abs=0.03)
+
+
+def test_failed_reconciliation_aborts_the_block_before_verification(rng: np.random.Generator) -> None:
+    ldpc = pytest.importorskip("openqci.link.ldpc")
+    system = get_preset("lim2014")
+    fibre = FibreChannel(10.0, system.fibre_attenuation_db_per_km)
+    # Leaking 5 % less than the Shannon limit: no frame can be decoded.
+    starved = ldpc.LdpcReconciler(ldpc.LdpcParameters(efficiency_target=0.95))
+    (outcome,) = _run(LinkConfig(system, fibre, starved, block_bits=1 << 18), rng)
+    assert outcome.abort_reason is AbortReason.RECONCILIATION_FAILED
+    assert outcome.keys is None
 
 
 @pytest.mark.parametrize(

@@ -55,6 +55,7 @@ class AbortReason(Enum):
     QBER_ABOVE_THRESHOLD = "qber-above-threshold"
     DECOY_BOUNDS_INCONSISTENT = "decoy-bounds-inconsistent"
     NO_SECRET_KEY = "no-secret-key"
+    RECONCILIATION_FAILED = "reconciliation-failed"
     VERIFICATION_MISMATCH = "verification-mismatch"
     AUTHENTICATION_FAILURE = "authentication-failure"
     AUTHENTICATION_KEY_EXHAUSTED = "authentication-key-exhausted"
@@ -332,7 +333,11 @@ class LinkSession:
         hash_key: dict[End, int],
     ) -> None:
         """Reconcile, verify, bound, amplify and authenticate; deliver key only if all pass."""
-        corrected = self._reconcile(outcome, sifted, views)
+        corrected, converged = self._reconcile(outcome, sifted, views)
+        if not converged:  # Bob knows a frame is still wrong: no verification hash to spend on it
+            self._abort_if_forged(outcome, views, hash_key)
+            outcome.abort_reason = outcome.abort_reason or AbortReason.RECONCILIATION_FAILED
+            return
         if not self._verify(sifted.alice_bits, corrected, views):
             self._abort_if_forged(outcome, views, hash_key)
             outcome.abort_reason = outcome.abort_reason or AbortReason.VERIFICATION_MISMATCH
@@ -368,8 +373,11 @@ class LinkSession:
 
     def _reconcile(
         self, outcome: BlockOutcome, sifted: SiftedKey, views: dict[End, list[bytes]]
-    ) -> NDArray[np.bool_]:
+    ) -> tuple[NDArray[np.bool_], bool]:
         """Error-correct the block frame by frame; leakage and round trips add up.
+
+        Returns Bob's corrected block and whether every frame reported success (an LDPC frame that
+        did not reach Alice's syndrome reports failure; Cascade always finishes).
 
         The block is cut into as few frames of at most the frame length as it takes, all of one length
         (to a bit), so no short remainder frame pays a full frame's fixed leakage for a few bits.
@@ -377,18 +385,20 @@ class LinkSession:
         frames = -(-sifted.size // self._frame_bits(sifted.size))
         bounds = [sifted.size * i // frames for i in range(frames + 1)]
         pieces = []
+        converged = True
         for result in self._reconcile_frames(sifted, list(itertools.pairwise(bounds))):
             self._exchange(views, End.ALICE, result.public_transcript)
             outcome.leaked_ec_bits += result.leaked_bits
             outcome.round_trips += result.round_trips
             pieces.append(result.corrected_bits)
+            converged = converged and result.converged
         corrected = np.concatenate(pieces) if pieces else sifted.bob_bits.copy()
         outcome.qber = float(np.count_nonzero(corrected != sifted.bob_bits) / max(sifted.size, 1))
         from openqci.physics.entropy import binary_entropy
 
         ideal = sifted.size * float(binary_entropy(outcome.qber))
         outcome.ec_efficiency = outcome.leaked_ec_bits / ideal if ideal > 0 else float("nan")
-        return corrected
+        return corrected, converged
 
     def _reconcile_frames(
         self, sifted: SiftedKey, spans: list[tuple[int, int]]
