@@ -14,7 +14,7 @@ HERE = Path(__file__).resolve().parent
 
 # A group name runs several scripts; any other name runs bench_NAME.py.
 GROUPS: dict[str, tuple[str, ...]] = {
-    "postprocess": ("bench_postprocess.py", "bench_ldpc.py"),
+    "postprocess": ("bench_postprocess.py", "bench_ldpc.py", "bench_ldpc_sweep.py"),
 }
 
 
