@@ -58,14 +58,15 @@ def workspace(n: int, sizes: NDArray[np.int64]) -> tuple[NDArray[Any], ...]:
 
 
 @njit(cache=True, nogil=True)
-def cascade_kernel(alice, bob, perms, sizes, reuse, work):  # type: ignore[no-untyped-def]
+def cascade_kernel(alice, bob, seeds, sizes, reuse, work):  # type: ignore[no-untyped-def]
     """All passes; returns Bob's corrected bits, the public log and (leaked, Bob's choices, round trips).
 
-    ``work`` is :func:`workspace` for this frame length and these sizes; the returned log is a view of it,
-    valid until the next call with the same workspace.
+    Pass ``p`` shuffles the frame by the permutation of ``seeds[p]`` (:func:`shuffle_steps`; pass 0
+    keeps the frame's order). ``work`` is :func:`workspace` for this frame length and these sizes; the
+    returned log is a view of it, valid until the next call with the same workspace.
     """
+    A, B, pos, node, active, odd, touched, items, log, scratch, scan, built, perms = work
     passes, n = perms.shape
-    A, B, pos, node, active, odd, touched, items, log, scratch, scan, built = work[:12]
     span = np.empty(passes, np.int64)
     base = np.zeros(passes + 1, np.int64)
     for p in range(passes):
@@ -78,7 +79,7 @@ def cascade_kernel(alice, bob, perms, sizes, reuse, work):  # type: ignore[no-un
     built[:] = 0
     state = np.zeros(4, np.int64)  # leaked parity bits, Bob's choices logged, round trips, touched in use
     current = bob.copy()
-    lazy = (alice, perms, A, B, pos, built, scratch, scan)
+    lazy = (alice, perms, A, B, pos, built, scratch, scan, seeds, sizes)
     for p in range(passes):
         blocks = (n + sizes[p] - 1) // sizes[p]
         if state[0] + state[1] + blocks > log.size:
@@ -144,11 +145,16 @@ def _start_pass(p, current, sizes, node, base, span, odd, log, state, lazy):  # 
     pass: the last passes, with blocks of half the frame, usually find nothing, and building them was
     most of a frame's time.
     """
-    alice, perms, scratch = lazy[0], lazy[1], lazy[6]
+    alice, perms, scratch, seeds = lazy[0], lazy[1], lazy[6], lazy[8]
     n = perms.shape[1]
     k = sizes[p]
     both = scratch[0]
-    _gather(alice, current, perms[p], both)
+    perm = perms[p]
+    for j in range(n):
+        perm[j] = j
+    if p > 0:  # only the steps that settle positions k.., which fixes the set of bits in block 0
+        shuffle_steps(perm, np.uint64(seeds[p]), n - 1, min(k, n))
+    _gather(alice, current, perm, both)
     disagree = False
     for b in range((n + k - 1) // k):
         lo, hi = b * k, min((b + 1) * k, n)
@@ -164,7 +170,29 @@ def _start_pass(p, current, sizes, node, base, span, odd, log, state, lazy):  # 
         state[0] += 1
     state[2] += 1
     if disagree:
-        _build(p, current, lazy, True)
+        _build(p, current, lazy)
+
+
+@njit(cache=True, nogil=True)
+def shuffle_steps(values, seed, first, last):  # type: ignore[no-untyped-def]
+    """Steps ``i = first, first - 1, ..., last`` of a Fisher-Yates shuffle driven by SplitMix64 from ``seed``.
+
+    All steps from ``n - 1`` down to 1 shuffle ``values`` by the permutation both ends rebuild from the
+    public seed. Step ``i`` settles position ``i`` and draws from SplitMix64's state ``seed + (n - i) gamma``,
+    so the shuffle can stop at any step and go on later. Steele, Lea, Flood, "Fast splittable pseudorandom
+    number generators", OOPSLA 2014 (SplitMix64); Lemire, ACM TOMACS 29, 3 (2019) for the multiply-shift
+    range reduction.
+    """
+    n = values.size
+    state = seed + np.uint64(n - 1 - first) * np.uint64(0x9E3779B97F4A7C15)
+    for i in range(first, last - 1, -1):
+        state += np.uint64(0x9E3779B97F4A7C15)
+        z = state
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+        j = ((z >> np.uint64(32)) * np.uint64(i + 1)) >> np.uint64(32)
+        values[i], values[j] = values[j], values[i]
 
 
 @njit(cache=True, nogil=True)
@@ -180,17 +208,18 @@ def _gather(alice, current, perm, both):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def _build(q, current, lazy, both_gathered):  # type: ignore[no-untyped-def]
-    """Pass ``q``'s Alice prefix parities, Fenwick tree of Bob's current bits and bit positions.
+def _build(q, current, lazy):  # type: ignore[no-untyped-def]
+    """Pass ``q``'s last shuffle steps, Alice prefix parities, Fenwick tree of Bob's bits, bit positions.
 
     Written without loop-carried chains: the prefix parities are scanned eight bits to a word, and every
     Fenwick node is the difference of two of Bob's prefix parities.
     """
-    alice, perms, A, B, pos, built, scratch, scan = lazy
+    alice, perms, A, B, pos, built, scratch, scan, seeds, sizes = lazy
     n = perms.shape[1]
     both, alice_bits, bob_bits, bob_prefix = scratch[0], scratch[1], scratch[2], scratch[3]
-    if not both_gathered:
-        _gather(alice, current, perms[q], both)
+    if q > 0:  # the steps that order block 0, left out when the pass started
+        shuffle_steps(perms[q], np.uint64(seeds[q]), min(sizes[q], n) - 1, 1)
+    _gather(alice, current, perms[q], both)
     for j in range(both.size):
         alice_bits[j] = both[j] & 1
         bob_bits[j] = both[j] >> 1
@@ -249,7 +278,7 @@ def _flip(i, last_pass, B, pos, sizes, n, current, node, base, span, odd, touche
     built = lazy[5]
     for q in range(last_pass + 1):  # from Bob's bits before the flip, which the loop below then applies
         if not built[q]:
-            _build(q, current, lazy, False)
+            _build(q, current, lazy)
     current[i] ^= 1
     for q in range(last_pass + 1):
         j = pos[q, i]

@@ -194,15 +194,13 @@ class Cascade:
             return ReconciliationResult(bob_bits.copy(), 0, 0, 0, True, b"")
         sizes = np.array(self.variant.block_sizes(qber_estimate, n), dtype=np.int64)
         seeds = rng.integers(0, 2**63 - 1, size=sizes.size, dtype=np.int64)
-        work = _workspace(n, sizes)
-        perms = _permutations(seeds, n, out=work[-1])
         corrected, log, counts = cascade_kernel(
             alice_bits.view(np.uint8),
             bob_bits.view(np.uint8),
-            perms,
+            seeds,
             sizes,
             self.variant.reuses_sub_blocks,
-            work,
+            _workspace(n, sizes),
         )
         leaked, choices, round_trips = (int(c) for c in counts)
         transcript = seeds.tobytes() + sizes.tobytes() + np.packbits(log[: leaked + choices]).tobytes()
@@ -302,18 +300,6 @@ def _workspace(n: int, sizes: NDArray[np.int64]) -> tuple[NDArray[Any], ...]:
     return kept[key]
 
 
-def _permutations(
-    seeds: NDArray[np.int64], n: int, *, out: NDArray[np.int32] | None = None
-) -> NDArray[np.int32]:
-    """The pass permutations rebuilt from their public seeds (the first pass keeps the frame's order)."""
-    perms = np.empty((seeds.size, n), dtype=np.int32) if out is None else out
-    perms[0] = np.arange(n, dtype=np.int32)
-    for p in range(1, seeds.size):
-        perms[p] = perms[0]
-        _shuffle(perms[p], np.uint64(seeds[p]))
-    return perms
-
-
 @njit(cache=True)
 def _splitmix_words(seed, count):  # type: ignore[no-untyped-def]
     """``count`` 64-bit words of SplitMix64 from ``seed``: a Toeplitz seed both ends rebuild from 63 bits."""
@@ -326,21 +312,3 @@ def _splitmix_words(seed, count):  # type: ignore[no-untyped-def]
         z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
         words[i] = z ^ (z >> np.uint64(31))
     return words
-
-
-@njit(cache=True)
-def _shuffle(values, seed):  # type: ignore[no-untyped-def]
-    """Fisher-Yates shuffle driven by SplitMix64 from ``seed``, so both ends rebuild the same permutation.
-
-    Steele, Lea, Flood, "Fast splittable pseudorandom number generators", OOPSLA 2014 (SplitMix64);
-    Lemire, ACM TOMACS 29, 3 (2019) for the multiply-shift range reduction.
-    """
-    state = seed
-    for i in range(values.size - 1, 0, -1):
-        state += np.uint64(0x9E3779B97F4A7C15)
-        z = state
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        z = z ^ (z >> np.uint64(31))
-        j = ((z >> np.uint64(32)) * np.uint64(i + 1)) >> np.uint64(32)
-        values[i], values[j] = values[j], values[i]
