@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -46,3 +47,23 @@ def test_numba_uses_it_unless_told_otherwise(tmp_path: Path) -> None:
         [sys.executable, "-c", probe], env=environment, capture_output=True, text=True, check=True
     )
     assert chosen.stdout.strip() == str(tmp_path / "mine")
+
+
+def test_directories_unused_for_weeks_are_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    import numba
+
+    # the call points numba at the temporary directory: put numba's own setting back afterwards
+    monkeypatch.setattr(numba.config, "CACHE_DIR", numba.config.CACHE_DIR, raising=False)
+    parent = tmp_path / "openqci" / "numba"
+    stale, recent = parent / "0123456789abcdef", parent / "fedcba9876543210"
+    for directory in (stale, recent):
+        directory.mkdir(parents=True)
+        (directory / "kernel.nbi").write_bytes(b"index")
+    weeks_ago = time.time() - (_jit_cache.UNUSED_DAYS + 1) * 86400
+    os.utime(stale, (weeks_ago, weeks_ago))
+    _jit_cache.use_source_keyed_jit_cache()
+    assert not stale.exists()
+    assert recent.exists()
+    assert Path(os.environ["NUMBA_CACHE_DIR"]).is_dir()
