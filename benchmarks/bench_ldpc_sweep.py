@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from openqci.link.ldpc_codes import PEG_LONG_CODES, build_code
-from openqci.link.ldpc_sum_product import FLOATS_PER_LINE, prefetch, sweep_lanes_sum_product
+from openqci.link.ldpc_sum_product import prefetch_row, sweep_lanes_sum_product
 from timing import best_of
 
 WIDTHS = (16, 32, 64)
@@ -35,20 +35,17 @@ def _sweep_without_check_rule(
     width = llr.shape[1]
     inputs = np.empty((int(np.max(np.diff(row_ptr))), width), dtype=np.float32)
     product = np.empty(width, np.float32)
-    edges = col_idx.size
     for c in range(row_ptr.size - 1):
-        first, following = row_ptr[c], row_ptr[c + 1] - row_ptr[c]
+        first, degree = row_ptr[c], row_ptr[c + 1] - row_ptr[c]
         product[:] = 1.0
-        for j in range(following):
+        for j in range(degree):
             v, e = col_idx[first + j], first + j
-            if e + following < edges:
-                for f in range(0, width, FLOATS_PER_LINE):
-                    prefetch(llr, col_idx[e + following] * width + f)  # type: ignore[call-arg]
+            prefetch_row(llr, col_idx, e + degree)
             for f in range(width):
                 q = llr[v, f] - messages[e, f]
                 inputs[j, f] = q
                 product[f] *= np.float32(0.5) + np.float32(0.01) * q
-        for j in range(following):
+        for j in range(degree):
             v, e = col_idx[first + j], first + j
             for f in range(width):
                 message = product[f] * inputs[j, f]

@@ -26,12 +26,7 @@ import numba
 import numpy as np
 from numpy.typing import NDArray
 
-from openqci.link.ldpc_sum_product import (
-    FLOATS_PER_LINE,
-    prefetch,
-    sweep_lanes_sum_product,
-    update_check_sum_product,
-)
+from openqci.link.ldpc_sum_product import prefetch_row, sweep_lanes_sum_product, update_check_sum_product
 
 __all__ = ["LANES", "MIN_SUM", "SUM_PRODUCT", "decode_frames", "encode_frames"]
 
@@ -496,17 +491,14 @@ def _sweep_lanes(
         np.empty(width, np.float32),
         np.empty(width, np.float32),
     )
-    edges = col_idx.size
     for c in range(row_ptr.size - 1):
-        first, following = row_ptr[c], row_ptr[c + 1] - row_ptr[c]
+        first, degree = row_ptr[c], row_ptr[c + 1] - row_ptr[c]
         for f in range(width):
             min1[f], min2[f], arg_min[f] = np.float32(3.0e38), np.float32(3.0e38), np.float32(0.0)
             sign[f], hard[f] = signs[c, f], signs[c, f]
-        for j in range(row_ptr[c + 1] - first):
+        for j in range(degree):
             v, e, position = col_idx[first + j], first + j, np.float32(j)
-            if e + following < edges:  # the next check's rows, as in the sum-product sweep
-                for f in range(0, width, FLOATS_PER_LINE):
-                    prefetch(llr, col_idx[e + following] * width + f)  # type: ignore[call-arg]
+            prefetch_row(llr, col_idx, e + degree)  # the next check's j-th bit
             for f in range(width):
                 posterior = llr[v, f]
                 q = posterior - messages[e, f] * reuse[f]
@@ -521,7 +513,7 @@ def _sweep_lanes(
             min1[f] *= normalisation
             min2[f] *= normalisation
             unsatisfied[f] += hard[f] < 0
-        for j in range(row_ptr[c + 1] - first):
+        for j in range(degree):
             v, e, position = col_idx[first + j], first + j, np.float32(j)
             for f in range(width):
                 q = scratch[j, f]
