@@ -48,7 +48,7 @@ def workspace(n: int, sizes: NDArray[np.int64]) -> tuple[NDArray[Any], ...]:
         np.empty((4 * passes * max_blocks + n, 3), np.int64),  # touched: pass, block, flipped position
         np.empty((passes * max_blocks, 5), np.int64),  # items: pass, block, lo, hi, heap index
         np.empty(2 * n + 64, np.uint8),  # the public log (grown by the kernel when needed)
-        np.empty((4, 8 * words + 8), np.uint8),  # a pass's shuffled bits: both ends, Alice's, Bob's prefix
+        np.empty((5, 8 * words + 8), np.uint8),  # shuffled bits (both ends, Alice's, Bob's prefix), merged
         np.empty(words + 1, np.uint64),  # scratch of the prefix scan
         np.empty(
             passes, np.uint8
@@ -154,7 +154,9 @@ def _start_pass(p, current, sizes, node, base, span, odd, log, state, lazy):  # 
         perm[j] = j
     if p > 0:  # only the steps that settle positions k.., which fixes the set of bits in block 0
         shuffle_steps(perm, np.uint64(seeds[p]), n - 1, min(k, n))
-    _gather(alice, current, perm, both)
+    merged = scratch[4]
+    _merge(alice, current, merged)
+    _gather(perm, merged, both, n)
     disagree = False
     for b in range((n + k - 1) // k):
         lo, hi = b * k, min((b + 1) * k, n)
@@ -170,7 +172,7 @@ def _start_pass(p, current, sizes, node, base, span, odd, log, state, lazy):  # 
         state[0] += 1
     state[2] += 1
     if disagree:
-        _build(p, current, lazy)
+        _build(p, current, lazy, True)
 
 
 @njit(cache=True, nogil=True)
@@ -196,30 +198,44 @@ def shuffle_steps(values, seed, first, last):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def _gather(alice, current, perm, both):  # type: ignore[no-untyped-def]
-    """``both[j] = alice[perm[j]] | current[perm[j]] << 1``: one random load per shuffled position."""
-    n = perm.size
-    merged = np.empty(n, np.uint8)
-    for i in range(n):
+def _merge(alice, current, merged):  # type: ignore[no-untyped-def]
+    """``merged[i] = alice[i] | current[i] << 1``, so that a shuffle takes one random load per bit."""
+    for i in range(alice.size):
         merged[i] = alice[i] | (current[i] << 1)
-    for j in range(n):
-        both[j] = merged[perm[j]]
-    both[n:] = 0
 
 
 @njit(cache=True, nogil=True)
-def _build(q, current, lazy):  # type: ignore[no-untyped-def]
+def _gather(perm, merged, both, stop):  # type: ignore[no-untyped-def]
+    """``both[j] = merged[perm[j]]`` for shuffled positions ``j < stop``; zero from ``perm.size`` on."""
+    for j in range(stop):
+        both[j] = merged[perm[j]]
+    both[perm.size :] = 0
+
+
+@njit(cache=True, nogil=True)
+def _build(q, current, lazy, just_started):  # type: ignore[no-untyped-def]
     """Pass ``q``'s last shuffle steps, Alice prefix parities, Fenwick tree of Bob's bits, bit positions.
 
-    Written without loop-carried chains: the prefix parities are scanned eight bits to a word, and every
-    Fenwick node is the difference of two of Bob's prefix parities.
+    ``just_started``: called by :func:`_start_pass`, whose gathered bits are still Bob's current ones,
+    so only block 0, which the last shuffle steps reorder, is gathered again. Written without
+    loop-carried chains: the prefix parities are scanned eight bits to a word, and every Fenwick node
+    is the difference of two of Bob's prefix parities.
     """
     alice, perms, A, B, pos, built, scratch, scan, seeds, sizes = lazy
     n = perms.shape[1]
-    both, alice_bits, bob_bits, bob_prefix = scratch[0], scratch[1], scratch[2], scratch[3]
+    both, alice_bits, bob_bits, bob_prefix, merged = (
+        scratch[0],
+        scratch[1],
+        scratch[2],
+        scratch[3],
+        scratch[4],
+    )
+    first_block = min(sizes[q], n) if q > 0 else 0
     if q > 0:  # the steps that order block 0, left out when the pass started
-        shuffle_steps(perms[q], np.uint64(seeds[q]), min(sizes[q], n) - 1, 1)
-    _gather(alice, current, perms[q], both)
+        shuffle_steps(perms[q], np.uint64(seeds[q]), first_block - 1, 1)
+    if not just_started:
+        _merge(alice, current, merged)
+    _gather(perms[q], merged, both, first_block if just_started else n)
     for j in range(both.size):
         alice_bits[j] = both[j] & 1
         bob_bits[j] = both[j] >> 1
@@ -278,7 +294,7 @@ def _flip(i, last_pass, B, pos, sizes, n, current, node, base, span, odd, touche
     built = lazy[5]
     for q in range(last_pass + 1):  # from Bob's bits before the flip, which the loop below then applies
         if not built[q]:
-            _build(q, current, lazy)
+            _build(q, current, lazy, False)
     current[i] ^= 1
     for q in range(last_pass + 1):
         j = pos[q, i]
