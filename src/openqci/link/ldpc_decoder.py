@@ -4,17 +4,18 @@ Bob decodes the *error pattern* ``e = x_A xor x_B`` rather than Alice's word: it
 ``s_A xor H x_B``, and on a binary symmetric channel every bit of ``e`` has the same prior
 ``log((1 - q) / q)``, while shortened positions (known to both ends) have ``e = 0`` for certain.
 
-The decoder is normalised min-sum or sum-product (``check_rule``; sum-product in the SIMD-friendly form of
-:mod:`openqci.link.ldpc_sum_product`, about 1.3 times the cost of min-sum per edge) with a row-layered
-schedule (Hocevar, "A reduced complexity decoder architecture via layered decoding of LDPC codes", SIPS
-2004; Chen, Fossorier et al., IEEE Trans. Commun. 53(8), 2005 for the normalisation). Layering roughly
-halves the iterations of the flooding schedule. One check-to-variable message is kept per edge and the
-running minima are tracked without branches, which measured faster than storing messages compressed.
+The decoder is normalised min-sum or sum-product (``check_rule``; sum-product as LLVM IR on lane vectors in
+:mod:`openqci.link._sum_product_lanes`, and for the scalar path :mod:`openqci.link.ldpc_sum_product`) with a
+row-layered schedule (Hocevar, "A reduced complexity decoder architecture via layered decoding of LDPC
+codes", SIPS 2004; Chen, Fossorier et al., IEEE Trans. Commun. 53(8), 2005 for the normalisation).
+Layering roughly halves the iterations of the flooding schedule. One check-to-variable message is kept per
+edge and the running minima are tracked without branches, which measured faster than storing messages
+compressed.
 Decoding stops as soon as the hard decisions satisfy every check, verified exactly against the syndrome; a
 frame that does not get there within ``max_iterations`` is reported as not converged.
 
 With at least :data:`LANES` frames, Bob decodes that many side by side: every array gets a lane axis, so
-each edge's update is one SIMD operation over the lanes, about three times cheaper per frame than the
+each edge's update is one SIMD operation over the lanes, three to six times cheaper per frame than the
 scalar path on this hardware; a lane whose frame finishes takes the next frame at once, and the last few
 frames finish on the scalar path. Everything runs on one core (no threads); arguments are unpacked
 booleans.
@@ -26,7 +27,9 @@ import numba
 import numpy as np
 from numpy.typing import NDArray
 
-from openqci.link.ldpc_sum_product import prefetch_row, sweep_lanes_sum_product, update_check_sum_product
+from openqci.link._sum_product_lanes import CERTAIN_LLR, LANE_WIDTH
+from openqci.link.ldpc_lanes import LaneProgress, decode_in_lanes, packed_syndromes
+from openqci.link.ldpc_sum_product import prefetch_row, update_check_sum_product
 
 __all__ = ["LANES", "MIN_SUM", "SUM_PRODUCT", "decode_frames", "encode_frames"]
 
@@ -36,10 +39,11 @@ MIN_SUM = 0
 SUM_PRODUCT = 1
 """Check rule: sum-product (:mod:`openqci.link.ldpc_sum_product`); the normalisation is not used."""
 
-_CERTAIN_LLR = np.float32(1.0e4)
+_CERTAIN_LLR = np.float32(CERTAIN_LLR)
 
-LANES = 32
-"""Frames decoded side by side; 32 float32 lanes is where the compiler vectorises the lane loops."""
+LANES = LANE_WIDTH
+"""Frames decoded side by side: 32, the row the sum-product IR is written for and where the compiler
+vectorises the min-sum lane loops."""
 
 
 @numba.njit(cache=True, nogil=True)
@@ -78,14 +82,14 @@ def encode_frames(
     Frame ``i`` holds ``frame_key_bits[i]`` consecutive bits of ``bits`` at the last positions of
     ``positions``; its first positions are shortened (value 0).
     """
-    n_frames = frame_key_bits.size
-    out = np.empty((n_frames, row_ptr.size - 1), dtype=np.bool_)
-    frame = np.zeros(positions.size, dtype=np.bool_)
-    start = 0
-    for i in range(n_frames):
-        _scatter_frame(bits, start, frame_key_bits[i], positions, frame)
-        _syndrome(row_ptr, col_idx, frame, out[i])
-        start += frame_key_bits[i]
+    starts = np.zeros(frame_key_bits.size + 1, dtype=np.int64)
+    starts[1:] = np.cumsum(frame_key_bits)
+    packed = packed_syndromes(row_ptr, col_idx, bits, positions, starts)
+    out = np.empty((frame_key_bits.size, row_ptr.size - 1), dtype=np.bool_)
+    for i in range(frame_key_bits.size):
+        shift = np.uint32(i % LANES)
+        for c in range(row_ptr.size - 1):
+            out[i, c] = (packed[i // LANES, c] >> shift) & np.uint32(1)
     return out
 
 
@@ -112,8 +116,14 @@ def decode_frames(
     starts = np.zeros(frame_key_bits.size + 1, dtype=np.int64)
     starts[1:] = np.cumsum(frame_key_bits)
     settings = (np.float32(prior_llr), np.float32(normalisation), max_iterations, check_rule)
-    if frame_key_bits.size >= LANES:
-        _decode_in_lanes(
+    if frame_key_bits.size >= LANES and check_rule == SUM_PRODUCT:
+        received = (bits, syndromes, positions, starts)
+        progress = decode_in_lanes(
+            row_ptr, col_idx, received, prior_llr, max_iterations, corrected, iterations
+        )
+        _finish_lanes(row_ptr, col_idx, received, settings, progress, corrected, iterations)
+    elif frame_key_bits.size >= LANES:
+        _decode_min_sum_in_lanes(
             row_ptr, col_idx, bits, syndromes, positions, starts, settings, corrected, iterations
         )
     else:
@@ -311,7 +321,7 @@ prepares). Messages start at zero, so a stale one is always finite and 0 times i
 
 
 @numba.njit(cache=True, nogil=True)
-def _decode_in_lanes(
+def _decode_min_sum_in_lanes(
     row_ptr: NDArray[np.int32],
     col_idx: NDArray[np.int32],
     bits: NDArray[np.bool_],
@@ -346,10 +356,7 @@ def _decode_in_lanes(
     unsatisfied = np.zeros(LANES, dtype=np.int64)
     while np.count_nonzero(lanes[3] >= 0) > (LANES // 4 if next_frame == starts.size - 1 else 0):
         unsatisfied[:] = 0
-        if settings[3] == SUM_PRODUCT:
-            sweep_lanes_sum_product(row_ptr, col_idx, lanes, unsatisfied)
-        else:
-            _sweep_lanes(row_ptr, col_idx, lanes, settings[1], unsatisfied)
+        _sweep_lanes(row_ptr, col_idx, lanes, settings[1], unsatisfied)
         for lane in range(LANES):
             if lanes[3][lane] >= 0 and _lane_finished(
                 lane, row_ptr, col_idx, frames, settings, lanes, unsatisfied[lane], corrected, iterations
@@ -466,6 +473,39 @@ def _finish_on_scalar_path(
         if used > 0:
             iterations[i] = used + lane_used[lane]
             _apply_errors(corrected, starts[i], starts[i + 1] - starts[i], positions, state[0])
+
+
+@numba.njit(cache=True, nogil=True)
+def _finish_lanes(
+    row_ptr: NDArray[np.int32],
+    col_idx: NDArray[np.int32],
+    received: tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.int32], NDArray[np.int64]],
+    settings: _Settings,
+    progress: LaneProgress,
+    corrected: NDArray[np.bool_],
+    iterations: NDArray[np.int32],
+) -> None:
+    """Carry on, one frame at a time, from where each sum-product lane stopped."""
+    positions, starts = received[2], received[3]
+    (llr, messages, targets, _, _, _), lane_frame, lane_used = progress
+    state = _new_state(positions.size, col_idx.size, int(np.max(np.diff(row_ptr))))
+    for lane in range(lane_frame.size):
+        i = lane_frame[lane]
+        if i < 0:
+            continue
+        n_key = starts[i + 1] - starts[i]
+        if lane_used[lane] == 0:  # loaded after the last sweep: its columns still hold another frame
+            _init_llr(state[0], positions, positions.size - n_key, settings[0])
+            state[1][:] = 0.0
+        else:
+            state[0][:] = llr[:, lane]
+            state[1][:] = messages[:, lane]
+        target = ((targets >> np.uint32(lane)) & np.uint32(1)) == 1
+        rule = (settings[1], settings[2] - lane_used[lane], settings[3])
+        used = _iterate(row_ptr, col_idx, target, state, rule)
+        if used > 0:
+            iterations[i] = used + lane_used[lane]
+            _apply_errors(corrected, starts[i], n_key, positions, state[0])
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)

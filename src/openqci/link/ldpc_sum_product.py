@@ -1,4 +1,6 @@
-"""Sum-product check-node update for the layered LDPC decoder, in a form the compiler turns into SIMD code.
+"""Sum-product check-node update of the layered LDPC decoder's scalar path (a few frames at a time).
+
+Many frames at a time go through :mod:`openqci.link._sum_product_lanes`, the same rule on lane vectors.
 
 The check rule is the exact one of belief propagation written as the tanh rule: with ``t_i = tanh(|q_i| / 2)``
 of the inputs, the magnitude of the message to edge ``j`` is ``2 atanh(prod over i != j of t_i)`` and its
@@ -7,13 +9,13 @@ product is taken once per check and each edge's own factor divided out, so the c
 degree. Per edge this is one ``e^-x``, one logarithm and three divisions (``t_i`` and ``1 / t_i`` share
 one), against two evaluations of Gallager's ``phi`` (two of each, and four divisions) in the phi-sum form.
 
-The maths runs without calls into the maths library, integer shifts or branches, which would keep the lane
-loops scalar: ``e^-x`` is ``2^k`` (exponent bits built from ``k + 127`` times ``2^23`` as a float, then
-reinterpreted) times a degree-4 polynomial; ``ln z`` takes the exponent from the masked bits converted to
-float and the series ``ln m = 2 atanh((m - 1) / (m + 1))`` on a mantissa in ``[1/sqrt 2, sqrt 2)``. Both are
-accurate to about 1e-4 relative, far below what changes a decision. Inputs are clipped to ``|q| <= 30``
-and ``t >= 1e-7``, the product is kept above 1e-30 (no subnormal arithmetic, which is slow), and
-``prod / t_j`` below 1 - 2^-24, so message magnitudes saturate at about 17 (error probability 4e-8).
+The maths runs without calls into the maths library, integer shifts or branches: ``e^-x`` is ``2^k``
+(exponent bits built from ``k + 127`` times ``2^23`` as a float, then reinterpreted) times a degree-4
+polynomial; ``ln z`` takes the exponent from the masked bits converted to float and the series ``ln m = 2
+atanh((m - 1) / (m + 1))`` on a mantissa in ``[1/sqrt 2, sqrt 2)``. Both are accurate to about 1e-4
+relative, far below what changes a decision. Inputs are clipped to ``|q| <= 30`` and ``t >= 1e-7``, the
+product is kept above 1e-30 (no subnormal arithmetic, which is slow), and ``prod / t_j`` below 1 - 2^-24, so
+message magnitudes saturate at about 17 (error probability 4e-8).
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ __all__ = [
     "exp_minus",
     "log_positive",
     "prefetch_row",
-    "sweep_lanes_sum_product",
     "update_check_sum_product",
 ]
 
@@ -97,8 +98,8 @@ def prefetch_row(llr: NDArray[np.float32], col_idx: NDArray[np.int32], edge: int
     """Start fetching the lane row of the bit on ``edge`` (if there is such an edge), a cache line at a time.
 
     The posteriors of a check's bits sit in rows scattered over a table larger than the second-level
-    cache; the lane sweeps ask for the next check's rows while this one computes, which hides most of
-    that latency (the sum-product sweep ran 1.4 times faster with it on 131,072-bit codes).
+    cache; the min-sum lane sweep asks for the next check's rows while this one computes, which hides most
+    of that latency (the former sum-product lane sweep ran 1.4 times faster with it on 131,072-bit codes).
     """
     if edge < col_idx.size:
         width = llr.shape[1]
@@ -183,61 +184,3 @@ def update_check_sum_product(
         messages[first + j] = message
         llr[col_idx[first + j]] = q + message
     return 1 if hard else 0
-
-
-@numba.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
-def sweep_lanes_sum_product(
-    row_ptr: NDArray[np.int32],
-    col_idx: NDArray[np.int32],
-    lanes: tuple[
-        NDArray[np.float32],
-        NDArray[np.float32],
-        NDArray[np.float32],
-        NDArray[np.int64],
-        NDArray[np.int64],
-        NDArray[np.float32],
-    ],
-    unsatisfied: NDArray[np.int64],
-) -> None:
-    """One layered sum-product iteration over every lane; counts per lane the checks found unsatisfied.
-
-    The lane layout is that of :mod:`openqci.link.ldpc_decoder`. One body for the reason given there: the
-    per-lane accumulators must be arrays allocated here and the lane count an array shape for the lane
-    loops to become SIMD code.
-    """
-    llr, messages, signs, reuse = lanes[0], lanes[1], lanes[2], lanes[5]
-    width = llr.shape[1]
-    max_row = int(np.max(np.diff(row_ptr)))
-    inputs = np.empty((max_row, width), dtype=np.float32)
-    inverses = np.empty((max_row, width), dtype=np.float32)
-    product, sign, hard = (
-        np.empty(width, np.float32),
-        np.empty(width, np.float32),
-        np.empty(width, np.float32),
-    )
-    for c in range(row_ptr.size - 1):
-        first, degree = row_ptr[c], row_ptr[c + 1] - row_ptr[c]
-        for f in range(width):
-            product[f] = _ONE
-            sign[f], hard[f] = signs[c, f], signs[c, f]
-        for j in range(degree):
-            v, e = col_idx[first + j], first + j
-            prefetch_row(llr, col_idx, e + degree)  # the next check's j-th bit
-            for f in range(width):
-                posterior = llr[v, f]
-                q = posterior - messages[e, f] * reuse[f]
-                inputs[j, f] = q
-                hard[f] = -hard[f] if posterior < 0 else hard[f]
-                sign[f] = -sign[f] if q < 0 else sign[f]
-                factor, inverses[j, f] = _factors(q)
-                product[f] = max(product[f] * factor, _MIN_PRODUCT)
-        for f in range(width):
-            unsatisfied[f] += hard[f] < 0
-        for j in range(degree):
-            v, e = col_idx[first + j], first + j
-            for f in range(width):
-                q = inputs[j, f]
-                message = _message(product[f], inverses[j, f], (q < 0) != (sign[f] < 0))
-                messages[e, f] = message
-                llr[v, f] = q + message
-    reuse[:] = 1.0

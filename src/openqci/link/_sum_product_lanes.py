@@ -1,0 +1,464 @@
+"""The layered sum-product sweep over 32, 16 or 8 frames side by side, written as LLVM IR on lane vectors.
+
+The numba version of this loop (lane loops left to LLVM's loop vectoriser) spent about 12 instructions
+per edge and lane: every lane loop of four 8-float iterations came with its own set-up, the per-lane
+accumulators lived in memory, and the constants of the polynomials were reloaded each time. Here each
+row of lanes is one ``<32 x float>`` (or 16, or 8) value that LLVM splits into the host's registers (two
+512-bit ones with AVX-512, four 256-bit ones with AVX2, more elsewhere); the accumulators stay in
+registers, and a sweep of the 131,072-bit PEG code runs about twice as fast
+(``benchmarks/bench_ldpc_sweep.py``).
+
+The check rule is exact sum-product in a form without divisions into the inner loop's critical path. With
+``x_i = e^-|q_i|`` each input's factor is ``tanh(|q_i| / 2) = (1 - x_i) / (1 + x_i)``; the check keeps the
+products ``N = prod (1 - x_i)`` and ``D = prod (1 + x_i)``, and the message to edge ``j`` is
+``2 atanh(T_j)`` with ``T_j = N (1 + x_j) / (D (1 - x_j))``, which is ``ln(A / B)`` with
+``A = D (1 - x_j) + N (1 + x_j)`` and ``B = D (1 - x_j) - N (1 + x_j)``: one exponential per edge in the
+first pass, one quotient and one logarithm in the second. ``2^t`` and ``log2(1 + t)`` on ``[0, 1)`` are
+polynomials fitted at import (:data:`POLYNOMIAL_ERRORS`: about 8e-6 and 3e-5); the quotient may use the
+CPU's reciprocal estimate refined by one Newton step (``reciprocal-estimates``), about 1e-7 relative.
+Clipping matches the scalar rule of :mod:`openqci.link.ldpc_sum_product`: ``|q| <= 30``,
+``1 - x >= 1e-7``, ``N >= 1e-30`` and ``B >= 6e-8 A``, so magnitudes saturate near 16.6.
+
+Besides posteriors and messages the sweep reads each check's target syndrome bits packed one bit per lane
+and writes each bit's hard decisions the same way, and a lane holding a frame it has not swept yet reads
+each bit's prior on the bit's first edge (:func:`first_touches`) instead of the posterior table: the
+bookkeeping of :mod:`openqci.link.ldpc_lanes` then never walks a lane's column. The IR is plain
+target-independent LLVM, so every host numba runs on can compile it.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from typing import Any
+
+import llvmlite.binding
+import numba
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
+from numpy.typing import NDArray
+
+__all__ = [
+    "CERTAIN_LLR",
+    "LANE_WIDTH",
+    "POLYNOMIAL_ERRORS",
+    "LaneState",
+    "first_touches",
+    "sweep_lanes_sum_product",
+]
+
+LANE_WIDTH = 32
+"""Frames per sweep: the row length the IR is written for (the decoder's ``LANES``)."""
+
+CERTAIN_LLR = 1.0e4
+"""Prior LLR of a shortened position: no error, for certain."""
+
+WIDTHS = (32, 16, 8)
+"""Lane widths with a sweep: 32 while frames are left to start, 16 and 8 for the last frames."""
+
+_FUNCTION = "openqci_sum_product_lanes"
+
+
+def _fit(
+    function: Callable[[NDArray[np.float64]], NDArray[np.float64]], degree: int
+) -> tuple[list[float], float]:
+    """Least-squares polynomial on ``[0, 1]``, constant term first, and its largest error there."""
+    t = np.linspace(0.0, 1.0, 4001)
+    coefficients = np.polynomial.polynomial.polyfit(t, function(t), degree)
+    error = float(np.max(np.abs(np.polynomial.polynomial.polyval(t, coefficients) - function(t))))
+    return [float(c) for c in coefficients], error
+
+
+_EXP2, _EXP2_ERROR = _fit(lambda t: 2.0**t, 4)
+_LOG2, _LOG2_ERROR = _fit(lambda t: np.log2(1.0 + t), 5)
+_LN2 = float(np.log(2.0))
+_LN_MANTISSA = [_LN2 * c for c in _LOG2]
+_LN_MANTISSA[0] -= 127.0 * _LN2  # the exponent bias, folded into the constant term
+POLYNOMIAL_ERRORS = {"2^t": _EXP2_ERROR, "log2(1 + t)": _LOG2_ERROR}
+"""Largest absolute error of each fitted polynomial on ``[0, 1)`` (before float32 rounding)."""
+
+
+class _Writer:
+    """Lines of one LLVM function on ``<width x ...>`` vectors, with short helpers for the usual forms."""
+
+    def __init__(self, width: int) -> None:
+        self.lines: list[str] = []
+        self.width = width
+        self.v = f"<{width} x float>"
+        self.i = f"<{width} x i32>"
+        self.b = f"<{width} x i1>"
+
+    def __call__(self, line: str) -> None:
+        self.lines.append("  " + line if not line.endswith(":") else line)
+
+    def splat(self, value: float) -> str:
+        """A vector constant of one float32 value (LLVM writes floats as the hex of their double)."""
+        bits = struct.unpack("<Q", struct.pack("<d", float(np.float32(value))))[0]
+        return "<" + ", ".join([f"float 0x{bits:016X}"] * self.width) + ">"
+
+    def splat_int(self, value: int) -> str:
+        return "<" + ", ".join([f"i32 {value}"] * self.width) + ">"
+
+    def call(self, result: str, intrinsic_name: str, *operands: str) -> None:
+        arguments = ", ".join(f"{self.v} {operand}" for operand in operands)
+        self(f"%{result} = call fast {self.v} @llvm.{intrinsic_name}.v{self.width}f32({arguments})")
+
+    def polynomial(self, result: str, variable: str, coefficients: list[float]) -> None:
+        """Horner's rule with fused multiply-adds, ending in ``%result``."""
+        accumulator = self.splat(coefficients[-1])
+        for step, coefficient in enumerate(reversed(coefficients[:-1])):
+            name = f"{result}.{step}"
+            self.call(name, "fma", accumulator, f"%{variable}", self.splat(coefficient))
+            accumulator = f"%{name}"
+        self(f"%{result} = fadd fast {self.v} {accumulator}, zeroinitializer")
+
+    def row(self, result: str, base: str, index: str, element: str = "float") -> None:
+        """``%result``: address of row ``index`` of a ``(rows, width)`` array."""
+        self(f"%{result}.offset = mul i64 {index}, {self.width}")
+        self(f"%{result} = getelementptr {element}, ptr {base}, i64 %{result}.offset")
+
+
+def _first_pass(w: _Writer) -> None:
+    """Per edge: the input ``q`` (stored), the parities, and ``x = e^-|q|`` folded into ``N`` and ``D``."""
+    v, b = w.v, w.b
+    w("first.head:")
+    w("%j = phi i64 [0, %check.body], [%j.next, %first.body]")
+    w(f"%num = phi {v} [{w.splat(1.0)}, %check.body], [%num.next, %first.body]")
+    w(f"%den = phi {v} [{w.splat(1.0)}, %check.body], [%den.next, %first.body]")
+    w(f"%sign = phi {b} [%odd, %check.body], [%sign.next, %first.body]")
+    w(f"%hard = phi {b} [%odd, %check.body], [%hard.next, %first.body]")
+    w("%first.done = icmp eq i64 %j, %degree")
+    w("br i1 %first.done, label %first.exit, label %first.body")
+    w("first.body:")
+    w("%e = add i64 %first, %j")
+    w("%bit.at = getelementptr i32, ptr %col_idx, i64 %e")
+    w("%bit.32 = load i32, ptr %bit.at, align 4")
+    w("%bit = sext i32 %bit.32 to i64")
+    # the posterior row of the next check's j-th bit, a check ahead (two cache lines)
+    w("%ahead = add i64 %e, %degree")
+    w("%ahead.ok = icmp slt i64 %ahead, %n_edges")
+    w("%ahead.e = select i1 %ahead.ok, i64 %ahead, i64 %e")
+    w("%ahead.at = getelementptr i32, ptr %col_idx, i64 %ahead.e")
+    w("%ahead.32 = load i32, ptr %ahead.at, align 4")
+    w("%ahead.bit = sext i32 %ahead.32 to i64")
+    w.row("ahead.row", "%llr", "%ahead.bit")
+    for line in range(0, w.width, 16):  # 16 floats to a 64-byte cache line
+        w(f"%ahead.line{line} = getelementptr float, ptr %ahead.row, i64 {line}")
+        w(f"call void @llvm.prefetch.p0(ptr %ahead.line{line}, i32 0, i32 3, i32 1)")
+    w.row("posterior.at", "%llr", "%bit")
+    w(f"%stored = load {v}, ptr %posterior.at, align 4")
+    # a frame new to its lane meets each bit first with its prior: certain (shortened) or the channel's
+    w("%first.touch.at = getelementptr i8, ptr %first_touch, i64 %e")
+    w("%first.touch.byte = load i8, ptr %first.touch.at, align 1")
+    w("%first.touch = icmp ne i8 %first.touch.byte, 0")
+    w(f"%from.prior = select i1 %first.touch, {b} %fresh, {b} zeroinitializer")
+    w("%rank.at = getelementptr i32, ptr %rank, i64 %bit")
+    w("%rank.bit = load i32, ptr %rank.at, align 4")
+    w(f"%rank.one = insertelement {w.i} poison, i32 %rank.bit, i32 0")
+    w(f"%rank.row = shufflevector {w.i} %rank.one, {w.i} poison, {w.i} zeroinitializer")
+    w(f"%shortened = icmp slt {w.i} %rank.row, %n_short.row")
+    w(f"%prior.here = select {b} %shortened, {v} {w.splat(CERTAIN_LLR)}, {v} %prior.row")
+    w(f"%posterior = select {b} %from.prior, {v} %prior.here, {v} %stored")
+    w.row("message.at", "%messages", "%e")
+    w(f"%old = load {v}, ptr %message.at, align 4")
+    w(f"%old.kept = fmul fast {v} %old, %reuse.row")
+    w(f"%q = fsub fast {v} %posterior, %old.kept")
+    w.row("q.at", "%inputs", "%j")
+    w(f"store {v} %q, ptr %q.at, align 4")
+    w(f"%posterior.neg = fcmp olt {v} %posterior, zeroinitializer")
+    w(f"%hard.next = xor {b} %hard, %posterior.neg")
+    w(f"%q.neg = fcmp olt {v} %q, zeroinitializer")
+    w(f"%sign.next = xor {b} %sign, %q.neg")
+    w.call("magnitude", "fabs", "%q")
+    w.call("clipped", "minnum", "%magnitude", w.splat(30.0))
+    # e^-a = 2^y with y = -a log2(e) = k + t, k = floor(y): exponent bits k, mantissa 2^t
+    w(f"%y = fmul fast {v} %clipped, {w.splat(-1.4426950408889634)}")
+    w.call("k", "floor", "%y")
+    w(f"%t = fsub fast {v} %y, %k")
+    w.polynomial("two.t", "t", _EXP2)
+    w(f"%k.int = fptosi {v} %k to {w.i}")
+    w(f"%k.bits = shl {w.i} %k.int, {w.splat_int(23)}")
+    w(f"%two.t.bits = bitcast {v} %two.t to {w.i}")
+    w(f"%x.bits = add {w.i} %two.t.bits, %k.bits")
+    w(f"%x = bitcast {w.i} %x.bits to {v}")
+    w(f"%low = fsub fast {v} {w.splat(1.0)}, %x")
+    w.call("low.clipped", "maxnum", "%low", w.splat(1e-7))
+    w.row("low.at", "%factors", "%j")
+    w(f"store {v} %low.clipped, ptr %low.at, align 4")
+    w(f"%num.product = fmul fast {v} %num, %low.clipped")
+    w.call("num.next", "maxnum", "%num.product", w.splat(1e-30))
+    w.call("den.next", "fma", "%den", "%x", "%den")
+    w("%j.next = add i64 %j, 1")
+    w("br label %first.head")
+
+
+def _ln(w: _Writer, result: str, source: str) -> None:
+    """``ln`` of a positive normal float: the exponent bits times ``ln 2`` plus a polynomial of the mantissa."""
+    v, i = w.v, w.i
+    w(f"%{result}.bits = bitcast {v} %{source} to {i}")
+    w(f"%{result}.exponent.bits = lshr {i} %{result}.bits, {w.splat_int(23)}")
+    w(f"%{result}.exponent = sitofp {i} %{result}.exponent.bits to {v}")
+    w(f"%{result}.mantissa.bits = and {i} %{result}.bits, {w.splat_int(0x7FFFFF)}")
+    w(f"%{result}.one.bits = or {i} %{result}.mantissa.bits, {w.splat_int(0x3F800000)}")
+    w(f"%{result}.one = bitcast {i} %{result}.one.bits to {v}")
+    w(f"%{result}.t = fsub fast {v} %{result}.one, {w.splat(1.0)}")
+    w.polynomial(f"{result}.fraction", f"{result}.t", _LN_MANTISSA)
+    w.call(result, "fma", f"%{result}.exponent", w.splat(_LN2), f"%{result}.fraction")
+
+
+def _second_pass(w: _Writer) -> None:
+    """Per edge: the new message ``+-ln(A / B)`` and the posterior ``q`` plus it."""
+    v, b = w.v, w.b
+    w("second.head:")
+    w("%i = phi i64 [0, %first.exit], [%i.next, %second.body]")
+    w("%second.done = icmp eq i64 %i, %degree")
+    w("br i1 %second.done, label %check.head.next, label %second.body")
+    w("second.body:")
+    w("%e2 = add i64 %first, %i")
+    w("%bit2.at = getelementptr i32, ptr %col_idx, i64 %e2")
+    w("%bit2.32 = load i32, ptr %bit2.at, align 4")
+    w("%bit2 = sext i32 %bit2.32 to i64")
+    w.row("q2.at", "%inputs", "%i")
+    w(f"%q2 = load {v}, ptr %q2.at, align 4")
+    w.row("low2.at", "%factors", "%i")
+    w(f"%low2 = load {v}, ptr %low2.at, align 4")
+    w(f"%high2 = fsub fast {v} {w.splat(2.0)}, %low2")  # 1 + x (to 1e-7 where 1 - x was clipped)
+    w(f"%u = fmul fast {v} %den, %low2")
+    w(f"%n = fmul fast {v} %num, %high2")
+    w(f"%sum = fadd fast {v} %u, %n")
+    w(f"%difference = fsub fast {v} %u, %n")
+    w(f"%floor = fmul fast {v} %sum, {w.splat(6e-8)}")
+    w.call("difference.clipped", "maxnum", "%difference", "%floor")
+    w(f"%ratio = fdiv fast {v} %sum, %difference.clipped")
+    _ln(w, "magnitude2", "ratio")
+    w(f"%q2.neg = fcmp olt {v} %q2, zeroinitializer")
+    w(f"%negative = xor {b} %q2.neg, %sign")
+    w(f"%minus = fneg fast {v} %magnitude2")
+    w(f"%message = select {b} %negative, {v} %minus, {v} %magnitude2")
+    w.row("message2.at", "%messages", "%e2")
+    w(f"store {v} %message, ptr %message2.at, align 4")
+    w(f"%posterior2 = fadd fast {v} %q2, %message")
+    w.row("posterior2.at", "%llr", "%bit2")
+    w(f"store {v} %posterior2, ptr %posterior2.at, align 4")
+    w(f"%decided.one = fcmp olt {v} %posterior2, zeroinitializer")
+    w(f"%decided.narrow = bitcast {b} %decided.one to i{w.width}")
+    w(
+        f"%decided = zext i{w.width} %decided.narrow to i32"
+        if w.width < 32
+        else "%decided = add i32 %decided.narrow, 0"
+    )
+    w("%decided.at = getelementptr i32, ptr %decisions, i64 %bit2")
+    w("store i32 %decided, ptr %decided.at, align 4")
+    w("%i.next = add i64 %i, 1")
+    w("br label %second.head")
+
+
+def _function_text(width: int) -> list[str]:
+    """One sweep over every check for rows of ``width`` lanes."""
+    w = _Writer(width)
+    v, b, i = w.v, w.b, w.i
+    w(
+        f"define void @{_FUNCTION}{width}(ptr noalias %llr, ptr noalias %messages, ptr noalias %targets, "
+        "ptr noalias %reuse, ptr noalias %unsatisfied, ptr noalias %row_ptr, ptr noalias %col_idx, "
+        "ptr noalias %first_touch, ptr noalias %rank, ptr noalias %n_short, ptr noalias %decisions, "
+        "ptr noalias %inputs, ptr noalias %factors, i64 %n_checks, i64 %n_edges, float %prior) #0 {"
+    )
+    w("entry:")
+    w(f"%reuse.row = load {v}, ptr %reuse, align 4")
+    w(f"%fresh = fcmp oeq {v} %reuse.row, zeroinitializer")
+    w(f"%n_short.row = load {i}, ptr %n_short, align 4")
+    w(f"%prior.one = insertelement {v} poison, float %prior, i32 0")
+    w(f"%prior.row = shufflevector {v} %prior.one, {v} poison, {i} zeroinitializer")
+    w("br label %check.head")
+    w("check.head:")
+    w("%c = phi i64 [0, %entry], [%c.next, %check.head.next]")
+    w(f"%count = phi {i} [zeroinitializer, %entry], [%count.next, %check.head.next]")
+    w("%all.done = icmp eq i64 %c, %n_checks")
+    w("br i1 %all.done, label %exit, label %check.body")
+    w("check.body:")
+    w("%first.at = getelementptr i32, ptr %row_ptr, i64 %c")
+    w("%first.32 = load i32, ptr %first.at, align 4")
+    w("%c.next = add i64 %c, 1")
+    w("%stop.at = getelementptr i32, ptr %row_ptr, i64 %c.next")
+    w("%stop.32 = load i32, ptr %stop.at, align 4")
+    w("%first = sext i32 %first.32 to i64")
+    w("%stop = sext i32 %stop.32 to i64")
+    w("%degree = sub i64 %stop, %first")
+    w("%target.at = getelementptr i32, ptr %targets, i64 %c")
+    w("%target = load i32, ptr %target.at, align 4")
+    w(
+        f"%target.narrow = trunc i32 %target to i{w.width}"
+        if w.width < 32
+        else "%target.narrow = add i32 %target, 0"
+    )
+    w(f"%odd = bitcast i{w.width} %target.narrow to {b}")
+    w("br label %first.head")
+    _first_pass(w)
+    w("first.exit:")
+    w(f"%unsatisfied.here = zext {b} %hard to {i}")
+    w(f"%count.next = add {i} %count, %unsatisfied.here")
+    w("br label %second.head")
+    _second_pass(w)
+    w("check.head.next:")
+    w("br label %check.head")
+    w("exit:")
+    wide = f"<{width} x i64>"
+    w(f"%before = load {wide}, ptr %unsatisfied, align 8")
+    w(f"%count.wide = zext {i} %count to {wide}")
+    w(f"%after = add {wide} %before, %count.wide")
+    w(f"store {wide} %after, ptr %unsatisfied, align 8")
+    w("ret void")
+    w.lines.append("}")
+    return w.lines
+
+
+def _module_text() -> str:
+    """The whole IR module: a sweep per lane width, the intrinsics' declarations and the attributes."""
+    lines = []
+    for width in WIDTHS:
+        lines += _function_text(width)
+        v = f"<{width} x float>"
+        lines += [
+            *(f"declare {v} @llvm.{name}.v{width}f32({v})" for name in ("fabs", "floor")),
+            *(f"declare {v} @llvm.{name}.v{width}f32({v}, {v})" for name in ("minnum", "maxnum")),
+            f"declare {v} @llvm.fma.v{width}f32({v}, {v}, {v})",
+        ]
+    lines += [
+        "declare void @llvm.prefetch.p0(ptr, i32, i32, i32)",
+        # 512-bit registers where the CPU has them (LLVM otherwise keeps to 256 on such CPUs); the
+        # quotient from the reciprocal estimate and one Newton step
+        'attributes #0 = { noinline nounwind "min-legal-vector-width"="512" '
+        '"reciprocal-estimates"="vec-divf:1,divf:1" }',
+    ]
+    return "\n".join(lines) + "\n"
+
+
+_LIBRARIES: list[Any] = []
+
+
+def _library(context: Any) -> Any:
+    """The compiled module, built once per process and linked into every function that calls it."""
+    if not _LIBRARIES:
+        library = context.codegen().create_library("openqci_sum_product_lanes")
+        module = llvmlite.binding.parse_assembly(_module_text())
+        module.verify()
+        library.add_llvm_module(module)
+        library.finalize()
+        _LIBRARIES.append(library)
+    return _LIBRARIES[0]
+
+
+def _sweep_of(width: int) -> Any:
+    """The numba intrinsic that calls the sweep on rows of ``width`` lanes (the caller checks shapes).
+
+    Its arguments are the IR function's 13 arrays as one tuple, then the prior as a float32.
+    """
+    name = f"{_FUNCTION}{width}"
+
+    def typer(typingctx: Any, arrays: Any, prior: Any) -> Any:
+        if not isinstance(arrays, types.BaseTuple) or len(arrays) != 13 or prior != types.float32:
+            return None
+        if not all(isinstance(array, types.Array) for array in arrays):  # type: ignore[attr-defined]
+            return None
+
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            context.active_code_library.add_linking_library(_library(context))
+            pointer = ir.IntType(8).as_pointer()
+            i64 = ir.IntType(64)
+            function_type = ir.FunctionType(ir.VoidType(), [pointer] * 13 + [i64, i64, ir.FloatType()])
+            module = builder.module
+            function = module.globals.get(name) or ir.Function(module, function_type, name)
+            views = [
+                context.make_array(kind)(context, builder, builder.extract_value(args[0], k))
+                for k, kind in enumerate(signature.args[0])
+            ]
+            data = [builder.bitcast(view.data, pointer) for view in views]
+            n_checks = builder.sub(builder.extract_value(views[5].shape, 0), ir.Constant(i64, 1))
+            n_edges = builder.extract_value(views[6].shape, 0)
+            builder.call(function, [*data, n_checks, n_edges, args[1]])
+            return context.get_dummy_value()
+
+        return types.void(arrays, prior), codegen
+
+    return intrinsic(typer)
+
+
+_SWEEP_32, _SWEEP_16, _SWEEP_8 = (_sweep_of(width) for width in WIDTHS)
+
+
+@numba.njit(cache=True, nogil=True)
+def first_touches(col_idx: NDArray[np.int32], n_bits: int) -> NDArray[np.uint8]:  # pragma: no cover
+    """1 on the first edge of each bit in sweep order, where a frame new to its lane reads the bit's prior."""
+    seen = np.zeros(n_bits, dtype=np.bool_)
+    first = np.zeros(col_idx.size, dtype=np.uint8)
+    for e in range(col_idx.size):
+        if not seen[col_idx[e]]:
+            seen[col_idx[e]] = True
+            first[e] = 1
+    return first
+
+
+LaneState = tuple[
+    NDArray[np.float32],
+    NDArray[np.float32],
+    NDArray[np.uint32],
+    NDArray[np.float32],
+    NDArray[np.int32],
+    NDArray[np.uint32],
+]
+"""Lanes' working arrays: posteriors ``(n, 32)``, messages ``(edges, 32)``, per check the target syndrome
+bits of the 32 lanes (bit ``i``: lane ``i``), per lane 0.0 while it holds a frame that has not been swept
+yet (its stored posteriors and messages are the previous frame's: the sweep reads priors and zeros
+instead) and 1.0 after, per lane the number of shortened positions of its frame, and per bit the 32
+lanes' hard decisions (bit ``i``: lane ``i`` decides 1), written by every sweep."""
+
+
+@numba.njit(cache=True, nogil=True)
+def sweep_lanes_sum_product(
+    row_ptr: NDArray[np.int32],
+    col_idx: NDArray[np.int32],
+    priors: tuple[NDArray[np.uint8], NDArray[np.int32], float],
+    state: LaneState,
+    unsatisfied: NDArray[np.int64],
+) -> None:  # pragma: no cover - numba
+    """One layered sum-product iteration over 32, 16 or 8 lanes; counts per lane the unsatisfied checks.
+
+    ``priors`` is :func:`first_touches` of the code, each bit's rank in the shortening order (a frame
+    shortens the bits ranked below its ``n_short``) and the channel's prior LLR.
+    """
+    llr, messages, targets, reuse, n_short, decisions = state
+    first_touch, rank, prior = priors
+    width = llr.shape[1]
+    if width not in (32, 16, 8):
+        raise ValueError("the sum-product lane sweep works on rows of 32, 16 or 8 lanes")
+    if (
+        messages.shape[1] != width
+        or reuse.size != width
+        or n_short.size != width
+        or unsatisfied.size != width
+    ):
+        raise ValueError("lane arrays of different widths")
+    if (
+        targets.size != row_ptr.size - 1
+        or messages.shape[0] != col_idx.size
+        or first_touch.size != col_idx.size
+    ):
+        raise ValueError("lane arrays do not match the code")
+    if rank.size != llr.shape[0] or decisions.size != llr.shape[0]:
+        raise ValueError("lane arrays do not match the code")
+    if not (llr.flags.c_contiguous and messages.flags.c_contiguous):
+        raise ValueError("lane arrays must be C-contiguous")
+    max_row = int(np.max(np.diff(row_ptr)))
+    inputs = np.empty((max_row, width), dtype=np.float32)
+    factors = np.empty((max_row, width), dtype=np.float32)
+    arrays = (llr, messages, targets, reuse, unsatisfied, row_ptr, col_idx, first_touch, rank, n_short)
+    arrays_and_scratch = (*arrays, decisions, inputs, factors)
+    if width == 32:
+        _SWEEP_32(arrays_and_scratch, np.float32(prior))
+    elif width == 16:
+        _SWEEP_16(arrays_and_scratch, np.float32(prior))
+    else:
+        _SWEEP_8(arrays_and_scratch, np.float32(prior))
+    reuse[:] = 1.0
