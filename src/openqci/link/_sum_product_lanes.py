@@ -195,7 +195,7 @@ def _first_pass(w: _Writer) -> None:
 
 
 def _ln(w: _Writer, result: str, source: str) -> None:
-    """``ln`` of a positive normal float: the exponent bits times ``ln 2`` plus a polynomial of the mantissa."""
+    """``ln`` of a positive normal float: exponent bits times ``ln 2`` plus a polynomial of the mantissa."""
     v, i = w.v, w.i
     w(f"%{result}.bits = bitcast {v} %{source} to {i}")
     w(f"%{result}.exponent.bits = lshr {i} %{result}.bits, {w.splat_int(23)}")
