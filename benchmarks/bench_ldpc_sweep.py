@@ -19,9 +19,9 @@ import numba
 import numpy as np
 from numpy.typing import NDArray
 
+from openqci.link._prefetch import prefetch_row
 from openqci.link._sum_product_lanes import WIDTHS, first_touches, sweep_lanes_sum_product
 from openqci.link.ldpc_codes import PEG_LONG_CODES, build_code
-from openqci.link.ldpc_sum_product import prefetch_row
 from timing import best_of
 
 

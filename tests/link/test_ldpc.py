@@ -31,7 +31,6 @@ from openqci.link.ldpc_codes import (
     parity_check_dense,
 )
 from openqci.link.ldpc_decoder import LANES, MIN_SUM, SUM_PRODUCT, decode_frames, encode_frames
-from openqci.link.ldpc_sum_product import exp_minus, log_positive
 from openqci.link.reconciliation import ReconciliationResult
 
 # Efficiency and frame error rate the default parameters (PEG codes, sum-product) are held to at QBER 2 %:
@@ -342,15 +341,6 @@ def test_min_sum_does_not_decode_the_peg_family_where_sum_product_does(rng: np.r
     _, min_sum = decode_frames(*args, 8, MIN_SUM)
     assert np.count_nonzero(sum_product < 0) <= 1
     assert np.all(min_sum < 0)
-
-
-def test_exp_and_log_without_the_maths_library_are_accurate() -> None:
-    x = np.linspace(0.0, 30.0, 3001, dtype=np.float32)
-    exp = np.array([exp_minus(np.float32(v)) for v in x])
-    np.testing.assert_allclose(exp, np.exp(-x.astype(np.float64)), rtol=2e-4)
-    z = np.geomspace(1.0, 3.0e7, 3001).astype(np.float32)
-    log = np.array([log_positive(np.float32(v)) for v in z])
-    np.testing.assert_allclose(log, np.log(z.astype(np.float64)), atol=2e-5)
 
 
 def test_check_rule_can_be_chosen_per_reconciler(rng: np.random.Generator) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import scipy.sparse
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -49,10 +50,11 @@ def test_packed_syndromes_are_the_sparse_product(seed: int, n_frames: int, short
         assert np.all(packed[-1] >> np.uint32(used) == 0)
 
 
-def test_every_frame_reaches_its_syndrome_or_is_left_alone() -> None:
-    """Noisy, clean and hopeless frames mixed; the lanes narrow to 16 and 8 and hand the rest over."""
+@pytest.mark.parametrize("n_frames", [75, 20, 10])
+def test_every_frame_reaches_its_syndrome_or_is_left_alone(n_frames: int) -> None:
+    """Noisy, clean and hopeless frames mixed: 75 start in 32 lanes and narrow to 16 and 8 before the
+    last are handed over, 20 start in 16 lanes and 10 in 8."""
     rng = np.random.default_rng(7)
-    n_frames = 75
     frame_key_bits = np.full(n_frames, 28_500, dtype=np.int64) - rng.integers(0, 2, size=n_frames)
     alice = rng.random(int(frame_key_bits.sum())) < 0.5
     rates = rng.choice([0.0, 0.015, 0.02, 0.06], size=n_frames, p=[0.1, 0.45, 0.4, 0.05])
@@ -76,6 +78,19 @@ def test_every_frame_reaches_its_syndrome_or_is_left_alone() -> None:
             assert iterations[i] == 0
     assert np.all(iterations[rates == 0.06] == -1)  # far beyond what rate 0.84 corrects
     assert np.all(iterations[(rates > 0) & (rates <= 0.02)] > 0)
+    for i in np.flatnonzero(rates > 0)[:2]:  # the scalar path, one frame at a time, agrees
+        piece = slice(starts[i], starts[i + 1])
+        alone, used = decode_frames(
+            _CODE.row_ptr,
+            _CODE.col_idx,
+            bob[piece],
+            syndromes[i : i + 1],
+            order,
+            frame_key_bits[i : i + 1],
+            *settings,
+        )
+        assert (used[0] >= 0) == (iterations[i] >= 0)
+        np.testing.assert_array_equal(alone, corrected[piece])
     decoded = np.repeat(iterations >= 0, frame_key_bits)
     assert np.array_equal(corrected[decoded], alice[decoded])
 

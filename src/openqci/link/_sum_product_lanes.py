@@ -16,7 +16,7 @@ products ``N = prod (1 - x_i)`` and ``D = prod (1 + x_i)``, and the message to e
 first pass, one quotient and one logarithm in the second. ``2^t`` and ``log2(1 + t)`` on ``[0, 1)`` are
 polynomials fitted at import (:data:`POLYNOMIAL_ERRORS`: about 8e-6 and 3e-5); the quotient may use the
 CPU's reciprocal estimate refined by one Newton step (``reciprocal-estimates``), about 1e-7 relative.
-Clipping matches the scalar rule of :mod:`openqci.link.ldpc_sum_product`: ``|q| <= 30``,
+Clipping as in the former scalar numba rule: ``|q| <= 30``,
 ``1 - x >= 1e-7``, ``N >= 1e-30`` and ``B >= 6e-8 A``, so magnitudes saturate near 16.6.
 
 Besides posteriors and messages the sweep reads each check's target syndrome bits packed one bit per lane
@@ -55,8 +55,9 @@ LANE_WIDTH = 32
 CERTAIN_LLR = 1.0e4
 """Prior LLR of a shortened position: no error, for certain."""
 
-WIDTHS = (32, 16, 8)
-"""Lane widths with a sweep: 32 while frames are left to start, 16 and 8 for the last frames."""
+WIDTHS = (32, 16, 8, 4, 2, 1)
+"""Lane widths with a sweep: 32 while frames are left to start, narrower ones for the last frames and
+for calls with fewer frames."""
 
 _FUNCTION = "openqci_sum_product_lanes"
 
@@ -385,7 +386,7 @@ def _sweep_of(width: int) -> Any:
     return intrinsic(typer)
 
 
-_SWEEP_32, _SWEEP_16, _SWEEP_8 = (_sweep_of(width) for width in WIDTHS)
+_SWEEP_32, _SWEEP_16, _SWEEP_8, _SWEEP_4, _SWEEP_2, _SWEEP_1 = (_sweep_of(width) for width in WIDTHS)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -423,7 +424,8 @@ def sweep_lanes_sum_product(
     state: LaneState,
     unsatisfied: NDArray[np.int64],
 ) -> None:  # pragma: no cover - numba
-    """One layered sum-product iteration over 32, 16 or 8 lanes; counts per lane the unsatisfied checks.
+    """One layered sum-product iteration over 32, 16, 8, 4, 2 or 1 lanes; counts per lane the unsatisfied
+    checks.
 
     ``priors`` is :func:`first_touches` of the code, each bit's rank in the shortening order (a frame
     shortens the bits ranked below its ``n_short``) and the channel's prior LLR.
@@ -431,8 +433,8 @@ def sweep_lanes_sum_product(
     llr, messages, targets, reuse, n_short, decisions = state
     first_touch, rank, prior = priors
     width = llr.shape[1]
-    if width not in (32, 16, 8):
-        raise ValueError("the sum-product lane sweep works on rows of 32, 16 or 8 lanes")
+    if width not in (32, 16, 8, 4, 2, 1):
+        raise ValueError("the sum-product lane sweep works on rows of 32, 16, 8, 4, 2 or 1 lanes")
     if (
         messages.shape[1] != width
         or reuse.size != width
@@ -459,6 +461,12 @@ def sweep_lanes_sum_product(
         _SWEEP_32(arrays_and_scratch, np.float32(prior))
     elif width == 16:
         _SWEEP_16(arrays_and_scratch, np.float32(prior))
-    else:
+    elif width == 8:
         _SWEEP_8(arrays_and_scratch, np.float32(prior))
+    elif width == 4:
+        _SWEEP_4(arrays_and_scratch, np.float32(prior))
+    elif width == 2:
+        _SWEEP_2(arrays_and_scratch, np.float32(prior))
+    else:
+        _SWEEP_1(arrays_and_scratch, np.float32(prior))
     reuse[:] = 1.0

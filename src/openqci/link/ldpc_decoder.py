@@ -4,21 +4,21 @@ Bob decodes the *error pattern* ``e = x_A xor x_B`` rather than Alice's word: it
 ``s_A xor H x_B``, and on a binary symmetric channel every bit of ``e`` has the same prior
 ``log((1 - q) / q)``, while shortened positions (known to both ends) have ``e = 0`` for certain.
 
-The decoder is normalised min-sum or sum-product (``check_rule``; sum-product as LLVM IR on lane vectors in
-:mod:`openqci.link._sum_product_lanes`, and for the scalar path :mod:`openqci.link.ldpc_sum_product`) with a
-row-layered schedule (Hocevar, "A reduced complexity decoder architecture via layered decoding of LDPC
-codes", SIPS 2004; Chen, Fossorier et al., IEEE Trans. Commun. 53(8), 2005 for the normalisation).
-Layering roughly halves the iterations of the flooding schedule. One check-to-variable message is kept per
-edge and the running minima are tracked without branches, which measured faster than storing messages
-compressed.
-Decoding stops as soon as the hard decisions satisfy every check, verified exactly against the syndrome; a
-frame that does not get there within ``max_iterations`` is reported as not converged.
+The decoder is normalised min-sum or sum-product (``check_rule``) with a row-layered schedule (Hocevar, "A
+reduced complexity decoder architecture via layered decoding of LDPC codes", SIPS 2004; Chen, Fossorier et
+al., IEEE Trans. Commun. 53(8), 2005 for the normalisation). Layering roughly halves the iterations of the
+flooding schedule. Decoding stops as soon as the hard decisions satisfy every check, verified exactly
+against the syndrome; a frame that does not get there within ``max_iterations`` is reported as not
+converged.
 
-With at least :data:`LANES` frames, Bob decodes that many side by side: every array gets a lane axis, so
-each edge's update is one SIMD operation over the lanes, three to six times cheaper per frame than the
-scalar path on this hardware; a lane whose frame finishes takes the next frame at once, and the last few
-frames finish on the scalar path. Everything runs on one core (no threads); arguments are unpacked
-booleans.
+Sum-product decodes frames side by side in lanes of 32 (16, 8, ... for the last ones and for short calls)
+in :mod:`openqci.link.ldpc_lanes`, one frame included: its sweep is LLVM IR on lane vectors and beats a
+scalar loop even on one lane. Min-sum runs here: one check-to-variable message per edge, running minima
+tracked without branches (measured faster than storing messages compressed); with at least :data:`LANES`
+frames every array gets a lane axis, so each edge's update is one SIMD operation over the lanes, about
+three times cheaper per frame than the scalar path, a lane whose frame finishes takes the next frame at
+once, and the last few frames finish on the scalar path. Everything runs on one core (no threads);
+arguments are unpacked booleans.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ import numba
 import numpy as np
 from numpy.typing import NDArray
 
+from openqci.link._prefetch import prefetch_row
 from openqci.link._sum_product_lanes import CERTAIN_LLR, LANE_WIDTH
-from openqci.link.ldpc_lanes import LaneProgress, decode_in_lanes, packed_syndromes
-from openqci.link.ldpc_sum_product import prefetch_row, update_check_sum_product
+from openqci.link.ldpc_lanes import decode_in_lanes, packed_syndromes
 
 __all__ = ["LANES", "MIN_SUM", "SUM_PRODUCT", "decode_frames", "encode_frames"]
 
@@ -37,7 +37,7 @@ MIN_SUM = 0
 """Check rule: normalised min-sum."""
 
 SUM_PRODUCT = 1
-"""Check rule: sum-product (:mod:`openqci.link.ldpc_sum_product`); the normalisation is not used."""
+"""Check rule: sum-product (:mod:`openqci.link.ldpc_lanes`); the normalisation is not used."""
 
 _CERTAIN_LLR = np.float32(CERTAIN_LLR)
 
@@ -116,12 +116,9 @@ def decode_frames(
     starts = np.zeros(frame_key_bits.size + 1, dtype=np.int64)
     starts[1:] = np.cumsum(frame_key_bits)
     settings = (np.float32(prior_llr), np.float32(normalisation), max_iterations, check_rule)
-    if frame_key_bits.size >= LANES and check_rule == SUM_PRODUCT:
+    if check_rule == SUM_PRODUCT:
         received = (bits, syndromes, positions, starts)
-        progress = decode_in_lanes(
-            row_ptr, col_idx, received, prior_llr, max_iterations, corrected, iterations
-        )
-        _finish_lanes(row_ptr, col_idx, received, settings, progress, corrected, iterations)
+        decode_in_lanes(row_ptr, col_idx, received, prior_llr, max_iterations, corrected, iterations)
     elif frame_key_bits.size >= LANES:
         _decode_min_sum_in_lanes(
             row_ptr, col_idx, bits, syndromes, positions, starts, settings, corrected, iterations
@@ -134,7 +131,7 @@ def decode_frames(
 
 
 _Settings = tuple[np.float32, np.float32, int, int]
-"""Prior LLR of a key bit, min-sum normalisation, iteration limit, check rule."""
+"""Prior LLR of a key bit, min-sum normalisation, iteration limit, check rule (min-sum here)."""
 
 
 @numba.njit(cache=True, nogil=True)
@@ -169,7 +166,7 @@ def _decode_one_by_one(
     iterations: NDArray[np.int32],
 ) -> None:
     """Scalar path for a handful of frames, where lanes would mostly sit idle."""
-    prior, normalisation, max_iterations, rule = settings
+    prior, normalisation, max_iterations, _ = settings
     n_bits = positions.size
     scratch = (np.zeros(n_bits, dtype=np.bool_), np.empty(row_ptr.size - 1, dtype=np.bool_))
     state = _new_state(n_bits, col_idx.size, int(np.max(np.diff(row_ptr))))
@@ -180,22 +177,22 @@ def _decode_one_by_one(
             continue
         _init_llr(state[0], positions, n_bits - n_key, prior)
         state[1][:] = 0.0
-        iterations[i] = _iterate(row_ptr, col_idx, scratch[1], state, (normalisation, max_iterations, rule))
+        iterations[i] = _iterate(row_ptr, col_idx, scratch[1], state, (normalisation, max_iterations))
         if iterations[i] > 0:
             _apply_errors(corrected, starts[i], n_key, positions, state[0])
 
 
 _State = tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32]]
-"""Decoder working arrays: posterior LLR per bit, check-to-variable message per edge, two rows of scratch."""
+"""Decoder working arrays: posterior LLR per bit, check-to-variable message per edge, a row of scratch."""
 
 
 @numba.njit(cache=True, nogil=True)
 def _new_state(n_bits: int, n_edges: int, max_row: int) -> _State:
-    """Working arrays of one frame, reused across frames (two rows of scratch: sum-product uses both)."""
+    """Working arrays of one frame, reused across frames."""
     return (
         np.empty(n_bits, dtype=np.float32),
         np.zeros(n_edges, dtype=np.float32),
-        np.empty(2 * max_row, dtype=np.float32),
+        np.empty(max_row, dtype=np.float32),
     )
 
 
@@ -247,22 +244,17 @@ def _iterate(
     col_idx: NDArray[np.int32],
     target: NDArray[np.bool_],
     state: _State,
-    rule: tuple[np.float32, int, int],
+    rule: tuple[np.float32, int],
 ) -> int:
-    """Layered decoding from the messages in ``state``; iterations used, or -1 on failure.
+    """Layered min-sum decoding from the messages in ``state``; iterations used, or -1 on failure.
 
-    ``rule`` is the min-sum normalisation, the iteration limit and the check rule.
+    ``rule`` is the normalisation and the iteration limit.
     """
-    normalisation, max_iterations, check_rule = rule
+    normalisation, max_iterations = rule
     for iteration in range(1, max_iterations + 1):
         unsatisfied = 0
         for c in range(row_ptr.size - 1):
-            if check_rule == SUM_PRODUCT:
-                unsatisfied += update_check_sum_product(row_ptr[c], row_ptr[c + 1], col_idx, target[c], state)
-            else:
-                unsatisfied += _update_check(
-                    row_ptr[c], row_ptr[c + 1], col_idx, target[c], state, normalisation
-                )
+            unsatisfied += _update_check(row_ptr[c], row_ptr[c + 1], col_idx, target[c], state, normalisation)
         if unsatisfied == 0 and _hard_decisions_match(row_ptr, col_idx, target, state[0]):
             return iteration
     return -1
@@ -468,44 +460,10 @@ def _finish_on_scalar_path(
         state[0][:] = llr[:, lane]
         state[1][:] = messages[:, lane] * reuse[lane]
         target = signs[:, lane] < 0
-        rule = (settings[1], settings[2] - lane_used[lane], settings[3])
-        used = _iterate(row_ptr, col_idx, target, state, rule)
+        used = _iterate(row_ptr, col_idx, target, state, (settings[1], settings[2] - lane_used[lane]))
         if used > 0:
             iterations[i] = used + lane_used[lane]
             _apply_errors(corrected, starts[i], starts[i + 1] - starts[i], positions, state[0])
-
-
-@numba.njit(cache=True, nogil=True)
-def _finish_lanes(
-    row_ptr: NDArray[np.int32],
-    col_idx: NDArray[np.int32],
-    received: tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.int32], NDArray[np.int64]],
-    settings: _Settings,
-    progress: LaneProgress,
-    corrected: NDArray[np.bool_],
-    iterations: NDArray[np.int32],
-) -> None:
-    """Carry on, one frame at a time, from where each sum-product lane stopped."""
-    positions, starts = received[2], received[3]
-    (llr, messages, targets, _, _, _), lane_frame, lane_used = progress
-    state = _new_state(positions.size, col_idx.size, int(np.max(np.diff(row_ptr))))
-    for lane in range(lane_frame.size):
-        i = lane_frame[lane]
-        if i < 0:
-            continue
-        n_key = starts[i + 1] - starts[i]
-        if lane_used[lane] == 0:  # loaded after the last sweep: its columns still hold another frame
-            _init_llr(state[0], positions, positions.size - n_key, settings[0])
-            state[1][:] = 0.0
-        else:
-            state[0][:] = llr[:, lane]
-            state[1][:] = messages[:, lane]
-        target = ((targets >> np.uint32(lane)) & np.uint32(1)) == 1
-        rule = (settings[1], settings[2] - lane_used[lane], settings[3])
-        used = _iterate(row_ptr, col_idx, target, state, rule)
-        if used > 0:
-            iterations[i] = used + lane_used[lane]
-            _apply_errors(corrected, starts[i], n_key, positions, state[0])
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
