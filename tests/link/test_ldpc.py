@@ -301,7 +301,7 @@ def test_peg_family_with_sum_product_corrects_every_error(rng: np.random.Generat
     )
 
 
-def test_sum_product_lanes_and_scalar_path_agree(rng: np.random.Generator) -> None:
+def test_sum_product_many_frames_and_one_frame_agree(rng: np.random.Generator) -> None:
     code = build_code(PEG_SHORT_CODES[34])
     n_frames = LANES + 3
     frame_key_bits = np.full(n_frames, 29_000, dtype=np.int64)

@@ -78,7 +78,7 @@ def test_every_frame_reaches_its_syndrome_or_is_left_alone(n_frames: int) -> Non
             assert iterations[i] == 0
     assert np.all(iterations[rates == 0.06] == -1)  # far beyond what rate 0.84 corrects
     assert np.all(iterations[(rates > 0) & (rates <= 0.02)] > 0)
-    for i in np.flatnonzero(rates > 0)[:2]:  # the scalar path, one frame at a time, agrees
+    for i in np.flatnonzero(rates > 0)[:2]:  # the same frame decoded alone (one lane) agrees
         piece = slice(starts[i], starts[i + 1])
         alone, used = decode_frames(
             _CODE.row_ptr,
