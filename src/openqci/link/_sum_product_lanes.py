@@ -137,7 +137,9 @@ def _first_pass(w: _Writer) -> None:
     w("%bit.at = getelementptr i32, ptr %col_idx, i64 %e")
     w("%bit.32 = load i32, ptr %bit.at, align 4")
     w("%bit = sext i32 %bit.32 to i64")
-    # the posterior row of the next check's j-th bit, a check ahead (two cache lines)
+    # the posterior row of the next check's j-th bit and that edge's message row, a check ahead: the
+    # posteriors are scattered, and the hardware prefetcher does not keep up with the message stream
+    # either (the sweep ran 1.2 times faster with the messages asked for too)
     w("%ahead = add i64 %e, %degree")
     w("%ahead.ok = icmp slt i64 %ahead, %n_edges")
     w("%ahead.e = select i1 %ahead.ok, i64 %ahead, i64 %e")
@@ -148,6 +150,10 @@ def _first_pass(w: _Writer) -> None:
     for line in range(0, w.width, 16):  # 16 floats to a 64-byte cache line
         w(f"%ahead.line{line} = getelementptr float, ptr %ahead.row, i64 {line}")
         w(f"call void @llvm.prefetch.p0(ptr %ahead.line{line}, i32 0, i32 3, i32 1)")
+    w.row("ahead.messages", "%messages", "%ahead.e")
+    for line in range(0, w.width, 16):
+        w(f"%ahead.messages.line{line} = getelementptr float, ptr %ahead.messages, i64 {line}")
+        w(f"call void @llvm.prefetch.p0(ptr %ahead.messages.line{line}, i32 0, i32 3, i32 1)")
     w.row("posterior.at", "%llr", "%bit")
     w(f"%stored = load {v}, ptr %posterior.at, align 4")
     # a frame new to its lane meets each bit first with its prior: certain (shortened) or the channel's
