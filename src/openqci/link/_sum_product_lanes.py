@@ -49,15 +49,15 @@ __all__ = [
     "sweep_lanes_sum_product",
 ]
 
-LANE_WIDTH = 32
-"""Frames per sweep: the row length the IR is written for (the decoder's ``LANES``)."""
-
-CERTAIN_LLR = 1.0e4
-"""Prior LLR of a shortened position: no error, for certain."""
-
 WIDTHS = (32, 16, 8, 4, 2, 1)
 """Lane widths with a sweep: 32 while frames are left to start, narrower ones for the last frames and
 for calls with fewer frames."""
+
+LANE_WIDTH = WIDTHS[0]
+"""Frames per sweep while frames are left to start, and per packed word (the decoder's ``LANES``)."""
+
+CERTAIN_LLR = 1.0e4
+"""Prior LLR of a shortened position: no error, for certain."""
 
 _FUNCTION = "openqci_sum_product_lanes"
 
@@ -115,10 +115,10 @@ class _Writer:
             accumulator = f"%{name}"
         self(f"%{result} = fadd fast {self.v} {accumulator}, zeroinitializer")
 
-    def row(self, result: str, base: str, index: str, element: str = "float") -> None:
-        """``%result``: address of row ``index`` of a ``(rows, width)`` array."""
+    def row(self, result: str, base: str, index: str) -> None:
+        """``%result``: address of row ``index`` of a ``(rows, width)`` float32 array."""
         self(f"%{result}.offset = mul i64 {index}, {self.width}")
-        self(f"%{result} = getelementptr {element}, ptr {base}, i64 %{result}.offset")
+        self(f"%{result} = getelementptr float, ptr {base}, i64 %{result}.offset")
 
 
 def _first_pass(w: _Writer) -> None:

@@ -115,7 +115,7 @@ def decode_frames(
     iterations = np.full(frame_key_bits.size, -1, dtype=np.int32)
     starts = np.zeros(frame_key_bits.size + 1, dtype=np.int64)
     starts[1:] = np.cumsum(frame_key_bits)
-    settings = (np.float32(prior_llr), np.float32(normalisation), max_iterations, check_rule)
+    settings = (np.float32(prior_llr), np.float32(normalisation), max_iterations)
     if check_rule == SUM_PRODUCT:
         received = (bits, syndromes, positions, starts)
         decode_in_lanes(row_ptr, col_idx, received, prior_llr, max_iterations, corrected, iterations)
@@ -130,8 +130,8 @@ def decode_frames(
     return corrected, iterations
 
 
-_Settings = tuple[np.float32, np.float32, int, int]
-"""Prior LLR of a key bit, min-sum normalisation, iteration limit, check rule (min-sum here)."""
+_Settings = tuple[np.float32, np.float32, int]
+"""Prior LLR of a key bit, min-sum normalisation, iteration limit (sum-product needs no settings here)."""
 
 
 @numba.njit(cache=True, nogil=True)
@@ -165,8 +165,8 @@ def _decode_one_by_one(
     corrected: NDArray[np.bool_],
     iterations: NDArray[np.int32],
 ) -> None:
-    """Scalar path for a handful of frames, where lanes would mostly sit idle."""
-    prior, normalisation, max_iterations, _ = settings
+    """Min-sum's scalar path for a handful of frames, where lanes would mostly sit idle."""
+    prior, normalisation, max_iterations = settings
     n_bits = positions.size
     scratch = (np.zeros(n_bits, dtype=np.bool_), np.empty(row_ptr.size - 1, dtype=np.bool_))
     state = _new_state(n_bits, col_idx.size, int(np.max(np.diff(row_ptr))))

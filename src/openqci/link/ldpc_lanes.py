@@ -95,15 +95,13 @@ def _targets(
         for c in range(row_ptr.size - 1):
             if syndromes[i, c]:
                 targets[i // LANE_WIDTH, c] ^= bit
-    seen = np.zeros(targets.shape, dtype=np.uint32)
+    seen = np.zeros(targets.shape[0], dtype=np.uint32)  # per word, the frames with any target bit
     for batch in range(targets.shape[0]):
-        any_bit = np.uint32(0)
         for c in range(targets.shape[1]):
-            any_bit |= targets[batch, c]
-        seen[batch, 0] = any_bit
+            seen[batch] |= targets[batch, c]
     has_errors = np.zeros(n_frames, dtype=np.bool_)
     for i in range(n_frames):
-        has_errors[i] = (seen[i // LANE_WIDTH, 0] >> np.uint32(i % LANE_WIDTH)) & _ONE
+        has_errors[i] = (seen[i // LANE_WIDTH] >> np.uint32(i % LANE_WIDTH)) & _ONE
     return targets, has_errors
 
 
@@ -122,10 +120,8 @@ def _lanes_matching(
     return ~mismatch
 
 
-_Frames = tuple[
-    NDArray[np.bool_], NDArray[np.int32], NDArray[np.int64], NDArray[np.uint32], NDArray[np.bool_]
-]
-"""Bob's bits, the shortening order, the first key bit of each frame, packed targets, frames with errors."""
+_Frames = tuple[NDArray[np.int32], NDArray[np.int64], NDArray[np.uint32], NDArray[np.bool_]]
+"""The shortening order, the first key bit of each frame, packed targets, frames with errors."""
 
 
 @numba.njit(cache=True, nogil=True)
@@ -138,7 +134,7 @@ def _load_lane(
     iterations: NDArray[np.int32],
 ) -> int:  # pragma: no cover - numba
     """Put the next frame that has errors into ``lane`` (frames without errors are done on the way)."""
-    _, positions, starts, packed, has_errors = frames
+    positions, starts, packed, has_errors = frames
     targets, reuse, n_short = state[2], state[3], state[4]
     lane_frame, lane_used = holding
     keep = ~(_ONE << np.uint32(lane))
@@ -167,7 +163,7 @@ def _record(
     lane: int, i: int, frames: _Frames, state: LaneState, corrected: NDArray[np.bool_]
 ) -> None:  # pragma: no cover - numba
     """Flip the key bits of frame ``i`` that ``lane`` decided are errors."""
-    positions, starts, decisions = frames[1], frames[2], state[5]
+    positions, starts, decisions = frames[0], frames[1], state[5]
     n_key = starts[i + 1] - starts[i]
     first = positions.size - n_key
     shift = np.uint32(lane)
@@ -233,7 +229,7 @@ def decode_in_lanes(
         if candidate <= n_frames:
             width = candidate
     packed, has_errors = _targets(row_ptr, col_idx, bits, syndromes, positions, starts)
-    frames = (bits, positions, starts, packed, has_errors)
+    frames = (positions, starts, packed, has_errors)
     state: LaneState = (
         np.zeros((n_bits, width), dtype=np.float32),
         np.zeros((col_idx.size, width), dtype=np.float32),
