@@ -25,6 +25,7 @@ from openqci.link.ldpc_codes import (
     MOTHER_CODES,
     PEG_SHORT_CODES,
     SHORT_CODES,
+    LdpcCode,
     LdpcCodeSpec,
     PegCodeSpec,
     build_code,
@@ -47,22 +48,56 @@ def _noisy_pair(rng: np.random.Generator, n_bits: int, qber: float) -> tuple[np.
     return alice, alice ^ (rng.random(n_bits) < qber)
 
 
-def _frames_of(bits: np.ndarray, message: LdpcMessage) -> np.ndarray:
-    """Rebuild the (frames, n) words both ends encode, independently of the numba kernels."""
-    code = build_code(MOTHER_CODES[message.code_index])
-    order = shortening_order(code.n_bits, message.public_seed)
-    words = np.zeros((message.frame_key_bits.size, code.n_bits), dtype=np.bool_)
-    starts = np.concatenate(([0], np.cumsum(message.frame_key_bits)))
-    for i, n_key in enumerate(message.frame_key_bits):
+def frame_words(
+    code: LdpcCode, bits: np.ndarray, order: np.ndarray, frame_key_bits: np.ndarray
+) -> np.ndarray:
+    """The (frames, n) words both ends encode, rebuilt independently of the numba kernels: each frame's key
+    bits at the last positions of ``order``, zeros (shortened) before."""
+    words = np.zeros((frame_key_bits.size, code.n_bits), dtype=np.bool_)
+    starts = np.concatenate(([0], np.cumsum(frame_key_bits)))
+    for i, n_key in enumerate(frame_key_bits):
         words[i, order[code.n_bits - n_key :]] = bits[starts[i] : starts[i + 1]]
     return words
 
 
-def _syndromes(message: LdpcMessage, words: np.ndarray) -> np.ndarray:
-    code = build_code(MOTHER_CODES[message.code_index])
+def sparse_syndromes(code: LdpcCode, words: np.ndarray) -> np.ndarray:
+    """Syndromes of (frames, n) words as a scipy sparse product ``H @ x mod 2``."""
     ones = np.ones(code.col_idx.size, dtype=np.int64)
     matrix = scipy.sparse.csr_matrix((ones, code.col_idx, code.row_ptr), shape=(code.n_checks, code.n_bits))
     return ((matrix @ words.T.astype(np.int64)) & 1).T.astype(np.bool_)
+
+
+def decode_alone(
+    code: LdpcCode,
+    bits: np.ndarray,
+    syndromes: np.ndarray,
+    order: np.ndarray,
+    frame_key_bits: np.ndarray,
+    i: int,
+    settings: tuple[float, ...],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Frame ``i`` of a multi-frame call decoded in a call of its own: its bits and iterations."""
+    starts = np.concatenate(([0], np.cumsum(frame_key_bits)))
+    piece = slice(starts[i], starts[i + 1])
+    return decode_frames(
+        code.row_ptr,
+        code.col_idx,
+        bits[piece],
+        syndromes[i : i + 1],
+        order,
+        frame_key_bits[i : i + 1],
+        *settings,
+    )
+
+
+def _frames_of(bits: np.ndarray, message: LdpcMessage) -> np.ndarray:
+    code = build_code(MOTHER_CODES[message.code_index])
+    order = shortening_order(code.n_bits, message.public_seed)
+    return frame_words(code, bits, order, message.frame_key_bits)
+
+
+def _syndromes(message: LdpcMessage, words: np.ndarray) -> np.ndarray:
+    return sparse_syndromes(build_code(MOTHER_CODES[message.code_index]), words)
 
 
 def test_mother_codes_are_deterministic_and_have_their_rate() -> None:
@@ -249,15 +284,7 @@ def test_lanes_and_scalar_path_agree(rng: np.random.Generator) -> None:
     starts = np.concatenate(([0], np.cumsum(frame_key_bits)))
     for i in range(0, n_frames, 7):
         piece = slice(starts[i], starts[i + 1])
-        one, iterations = decode_frames(
-            code.row_ptr,
-            code.col_idx,
-            bob[piece],
-            syndromes[i : i + 1],
-            order,
-            frame_key_bits[i : i + 1],
-            *settings,
-        )
+        one, iterations = decode_alone(code, bob, syndromes, order, frame_key_bits, i, settings)
         assert iterations[0] == lane_iterations[i]
         assert np.array_equal(one, in_lanes[piece])
     converged = np.repeat(lane_iterations >= 0, frame_key_bits)
@@ -315,15 +342,7 @@ def test_sum_product_many_frames_and_one_frame_agree(rng: np.random.Generator) -
     starts = np.concatenate(([0], np.cumsum(frame_key_bits)))
     for i in range(0, n_frames, 9):
         piece = slice(starts[i], starts[i + 1])
-        one, iterations = decode_frames(
-            code.row_ptr,
-            code.col_idx,
-            bob[piece],
-            syndromes[i : i + 1],
-            order,
-            frame_key_bits[i : i + 1],
-            *settings,
-        )
+        one, iterations = decode_alone(code, bob, syndromes, order, frame_key_bits, i, settings)
         assert abs(int(iterations[0]) - int(lane_iterations[i])) <= 1
         assert np.array_equal(one, in_lanes[piece])
     converged = np.repeat(lane_iterations >= 0, frame_key_bits)

@@ -4,31 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import scipy.sparse
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from openqci.link.ldpc import shortening_order
-from openqci.link.ldpc_codes import PEG_SHORT_CODES, LdpcCode, build_code
+from openqci.link.ldpc_codes import PEG_SHORT_CODES, build_code
 from openqci.link.ldpc_decoder import SUM_PRODUCT, decode_frames, encode_frames
 from openqci.link.ldpc_lanes import packed_syndromes
+from tests.link.test_ldpc import decode_alone, frame_words, sparse_syndromes
 
 _CODE = build_code(PEG_SHORT_CODES[34])  # 32,768 bits, rate 0.84
-
-
-def _words(code: LdpcCode, bits: np.ndarray, order: np.ndarray, frame_key_bits: np.ndarray) -> np.ndarray:
-    """The (frames, n) words: key bits at the last positions of ``order``, zeros (shortened) before."""
-    words = np.zeros((frame_key_bits.size, code.n_bits), dtype=np.bool_)
-    starts = np.concatenate(([0], np.cumsum(frame_key_bits)))
-    for i, n_key in enumerate(frame_key_bits):
-        words[i, order[code.n_bits - n_key :]] = bits[starts[i] : starts[i + 1]]
-    return words
-
-
-def _sparse_syndromes(code: LdpcCode, words: np.ndarray) -> np.ndarray:
-    ones = np.ones(code.col_idx.size, dtype=np.int64)
-    matrix = scipy.sparse.csr_matrix((ones, code.col_idx, code.row_ptr), shape=(code.n_checks, code.n_bits))
-    return ((matrix @ words.T.astype(np.int64)) & 1).T.astype(np.bool_)
 
 
 @settings(max_examples=15, deadline=None)
@@ -41,7 +26,7 @@ def test_packed_syndromes_are_the_sparse_product(seed: int, n_frames: int, short
     order = shortening_order(_CODE.n_bits, seed)
     starts = np.concatenate(([0], np.cumsum(frame_key_bits))).astype(np.int64)
     packed = packed_syndromes(_CODE.row_ptr, _CODE.col_idx, bits, order, starts)
-    expected = _sparse_syndromes(_CODE, _words(_CODE, bits, order, frame_key_bits))
+    expected = sparse_syndromes(_CODE, frame_words(_CODE, bits, order, frame_key_bits))
     frames = np.arange(n_frames)
     unpacked = (packed[frames // 32] >> (frames % 32).astype(np.uint32)[:, None]) & 1
     np.testing.assert_array_equal(unpacked == 1, expected)
@@ -67,7 +52,7 @@ def test_every_frame_reaches_its_syndrome_or_is_left_alone(n_frames: int) -> Non
         _CODE.row_ptr, _CODE.col_idx, bob, syndromes, order, frame_key_bits, *settings
     )
     starts = np.concatenate(([0], np.cumsum(frame_key_bits)))
-    reached = _sparse_syndromes(_CODE, _words(_CODE, corrected, order, frame_key_bits)) == syndromes
+    reached = sparse_syndromes(_CODE, frame_words(_CODE, corrected, order, frame_key_bits)) == syndromes
     for i in range(n_frames):
         piece = slice(starts[i], starts[i + 1])
         if iterations[i] >= 0:
@@ -80,15 +65,7 @@ def test_every_frame_reaches_its_syndrome_or_is_left_alone(n_frames: int) -> Non
     assert np.all(iterations[(rates > 0) & (rates <= 0.02)] > 0)
     for i in np.flatnonzero(rates > 0)[:2]:  # the same frame decoded alone (one lane) agrees
         piece = slice(starts[i], starts[i + 1])
-        alone, used = decode_frames(
-            _CODE.row_ptr,
-            _CODE.col_idx,
-            bob[piece],
-            syndromes[i : i + 1],
-            order,
-            frame_key_bits[i : i + 1],
-            *settings,
-        )
+        alone, used = decode_alone(_CODE, bob, syndromes, order, frame_key_bits, int(i), settings)
         assert (used[0] >= 0) == (iterations[i] >= 0)
         np.testing.assert_array_equal(alone, corrected[piece])
     decoded = np.repeat(iterations >= 0, frame_key_bits)
