@@ -29,7 +29,13 @@ from numpy.typing import NDArray
 
 from openqci.link._prefetch import prefetch_row
 from openqci.link._sum_product_lanes import CERTAIN_LLR, LANE_WIDTH
-from openqci.link.ldpc_lanes import decode_in_lanes, packed_syndromes
+from openqci.link.ldpc_lanes import (
+    PackedFrames,
+    decode_in_lanes,
+    error_syndromes,
+    packed_syndromes,
+    unpack_syndrome,
+)
 
 __all__ = ["LANES", "MIN_SUM", "SUM_PRODUCT", "decode_frames", "encode_frames"]
 
@@ -44,17 +50,6 @@ _CERTAIN_LLR = np.float32(CERTAIN_LLR)
 LANES = LANE_WIDTH
 """Frames decoded side by side: 32, the row the sum-product IR is written for and where the compiler
 vectorises the min-sum lane loops."""
-
-
-@numba.njit(cache=True, nogil=True)
-def _scatter_frame(
-    bits: NDArray[np.bool_], start: int, n_key: int, positions: NDArray[np.int32], frame: NDArray[np.bool_]
-) -> None:
-    """Place ``n_key`` key bits at the last ``n_key`` entries of ``positions``; the rest stay 0."""
-    frame[:] = False
-    first = positions.size - n_key
-    for j in range(n_key):
-        frame[positions[first + j]] = bits[start + j]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -87,9 +82,7 @@ def encode_frames(
     packed = packed_syndromes(row_ptr, col_idx, bits, positions, starts)
     out = np.empty((frame_key_bits.size, row_ptr.size - 1), dtype=np.bool_)
     for i in range(frame_key_bits.size):
-        shift = np.uint32(i % LANES)
-        for c in range(row_ptr.size - 1):
-            out[i, c] = (packed[i // LANES, c] >> shift) & np.uint32(1)
+        unpack_syndrome(packed, i, out[i])
     return out
 
 
@@ -135,25 +128,6 @@ _Settings = tuple[np.float32, np.float32, int]
 
 
 @numba.njit(cache=True, nogil=True)
-def _frame_target(
-    row_ptr: NDArray[np.int32],
-    col_idx: NDArray[np.int32],
-    bits: NDArray[np.bool_],
-    syndrome: NDArray[np.bool_],
-    positions: NDArray[np.int32],
-    start: int,
-    n_key: int,
-    scratch: tuple[NDArray[np.bool_], NDArray[np.bool_]],
-) -> bool:
-    """Syndrome of the error pattern into ``scratch[1]`` (``s_A xor H x_B``); whether it has any 1."""
-    frame, target = scratch
-    _scatter_frame(bits, start, n_key, positions, frame)
-    _syndrome(row_ptr, col_idx, frame, target)
-    target ^= syndrome
-    return bool(np.any(target))
-
-
-@numba.njit(cache=True, nogil=True)
 def _decode_one_by_one(
     row_ptr: NDArray[np.int32],
     col_idx: NDArray[np.int32],
@@ -168,16 +142,18 @@ def _decode_one_by_one(
     """Min-sum's scalar path for a handful of frames, where lanes would mostly sit idle."""
     prior, normalisation, max_iterations = settings
     n_bits = positions.size
-    scratch = (np.zeros(n_bits, dtype=np.bool_), np.empty(row_ptr.size - 1, dtype=np.bool_))
+    packed, has_errors = error_syndromes(row_ptr, col_idx, bits, syndromes, positions, starts)
+    target = np.empty(row_ptr.size - 1, dtype=np.bool_)
     state = _new_state(n_bits, col_idx.size, int(np.max(np.diff(row_ptr))))
     for i in range(starts.size - 1):
         n_key = starts[i + 1] - starts[i]
-        if not _frame_target(row_ptr, col_idx, bits, syndromes[i], positions, starts[i], n_key, scratch):
+        if not has_errors[i]:
             iterations[i] = 0
             continue
+        unpack_syndrome(packed, i, target)
         _init_llr(state[0], positions, n_bits - n_key, prior)
         state[1][:] = 0.0
-        iterations[i] = _iterate(row_ptr, col_idx, scratch[1], state, (normalisation, max_iterations))
+        iterations[i] = _iterate(row_ptr, col_idx, target, state, (normalisation, max_iterations))
         if iterations[i] > 0:
             _apply_errors(corrected, starts[i], n_key, positions, state[0])
 
@@ -338,13 +314,11 @@ def _decode_min_sum_in_lanes(
         np.zeros(LANES, dtype=np.int64),
         np.zeros(LANES, dtype=np.float32),
     )
-    scratch = (np.zeros(n_bits, dtype=np.bool_), np.empty(n_checks, dtype=np.bool_))
-    frames = (bits, syndromes, positions, starts)
+    target = np.empty(n_checks, dtype=np.bool_)
+    frames = (positions, starts, *error_syndromes(row_ptr, col_idx, bits, syndromes, positions, starts))
     next_frame = 0
     for lane in range(LANES):
-        next_frame = _load_lane(
-            lane, next_frame, row_ptr, col_idx, frames, settings, lanes, scratch, iterations
-        )
+        next_frame = _load_lane(lane, next_frame, frames, settings, lanes, target, iterations)
     unsatisfied = np.zeros(LANES, dtype=np.int64)
     while np.count_nonzero(lanes[3] >= 0) > (LANES // 4 if next_frame == starts.size - 1 else 0):
         unsatisfied[:] = 0
@@ -353,44 +327,37 @@ def _decode_min_sum_in_lanes(
             if lanes[3][lane] >= 0 and _lane_finished(
                 lane, row_ptr, col_idx, frames, settings, lanes, unsatisfied[lane], corrected, iterations
             ):
-                next_frame = _load_lane(
-                    lane, next_frame, row_ptr, col_idx, frames, settings, lanes, scratch, iterations
-                )
+                next_frame = _load_lane(lane, next_frame, frames, settings, lanes, target, iterations)
     _finish_on_scalar_path(row_ptr, col_idx, frames, settings, lanes, corrected, iterations)
-
-
-_Frames = tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.int32], NDArray[np.int64]]
-"""Bob's bits, Alice's syndromes, the shortening order, and the first key bit of each frame."""
 
 
 @numba.njit(cache=True, nogil=True)
 def _load_lane(
     lane: int,
     next_frame: int,
-    row_ptr: NDArray[np.int32],
-    col_idx: NDArray[np.int32],
-    frames: _Frames,
+    frames: PackedFrames,
     settings: _Settings,
     lanes: _Lanes,
-    scratch: tuple[NDArray[np.bool_], NDArray[np.bool_]],
+    target: NDArray[np.bool_],
     iterations: NDArray[np.int32],
 ) -> int:
     """Put the next frame that has errors into ``lane`` (frames without errors are done on the way)."""
-    bits, syndromes, positions, starts = frames
+    positions, starts, packed, has_errors = frames
     llr, _, signs, lane_frame, lane_used, reuse = lanes
     while next_frame < starts.size - 1:
         i = next_frame
         next_frame += 1
         n_key = starts[i + 1] - starts[i]
-        if not _frame_target(row_ptr, col_idx, bits, syndromes[i], positions, starts[i], n_key, scratch):
+        if not has_errors[i]:
             iterations[i] = 0
             continue
+        unpack_syndrome(packed, i, target)
         llr[:, lane] = settings[0]
         for j in range(positions.size - n_key):
             llr[positions[j], lane] = _CERTAIN_LLR
         reuse[lane] = 0.0
         for c in range(signs.shape[0]):
-            signs[c, lane] = -1.0 if scratch[1][c] else 1.0
+            signs[c, lane] = -1.0 if target[c] else 1.0
         lane_frame[lane], lane_used[lane] = i, 0
         return next_frame
     lane_frame[lane] = -1
@@ -402,7 +369,7 @@ def _lane_finished(
     lane: int,
     row_ptr: NDArray[np.int32],
     col_idx: NDArray[np.int32],
-    frames: _Frames,
+    frames: PackedFrames,
     settings: _Settings,
     lanes: _Lanes,
     unsatisfied: int,
@@ -415,7 +382,7 @@ def _lane_finished(
     i = lane_frame[lane]
     if unsatisfied == 0 and _lane_matches(row_ptr, col_idx, signs, llr, lane):
         iterations[i] = lane_used[lane]
-        starts, positions = frames[3], frames[2]
+        positions, starts = frames[0], frames[1]
         first = positions.size - (starts[i + 1] - starts[i])
         for j in range(starts[i + 1] - starts[i]):
             if llr[positions[first + j], lane] < 0:
@@ -443,14 +410,14 @@ def _lane_matches(
 def _finish_on_scalar_path(
     row_ptr: NDArray[np.int32],
     col_idx: NDArray[np.int32],
-    frames: _Frames,
+    frames: PackedFrames,
     settings: _Settings,
     lanes: _Lanes,
     corrected: NDArray[np.bool_],
     iterations: NDArray[np.int32],
 ) -> None:
     """Carry on, one frame at a time, from where each still-busy lane stopped."""
-    positions, starts = frames[2], frames[3]
+    positions, starts = frames[0], frames[1]
     llr, messages, signs, lane_frame, lane_used, reuse = lanes
     state = _new_state(positions.size, col_idx.size, int(np.max(np.diff(row_ptr))))
     for lane in range(LANES):

@@ -33,7 +33,7 @@ from openqci.link._sum_product_lanes import (
     sweep_lanes_sum_product,
 )
 
-__all__ = ["decode_in_lanes", "packed_syndromes"]
+__all__ = ["PackedFrames", "decode_in_lanes", "error_syndromes", "packed_syndromes", "unpack_syndrome"]
 
 _ONE = np.uint32(1)
 
@@ -79,7 +79,15 @@ def packed_syndromes(
 
 
 @numba.njit(cache=True, nogil=True)
-def _targets(
+def unpack_syndrome(packed: NDArray[np.uint32], i: int, out: NDArray[np.bool_]) -> None:  # pragma: no cover
+    """Frame ``i``'s bits of :func:`packed_syndromes` or :func:`error_syndromes`, unpacked into ``out``."""
+    shift = np.uint32(i % LANE_WIDTH)
+    for c in range(out.size):
+        out[c] = (packed[i // LANE_WIDTH, c] >> shift) & _ONE
+
+
+@numba.njit(cache=True, nogil=True)
+def error_syndromes(
     row_ptr: NDArray[np.int32],
     col_idx: NDArray[np.int32],
     bits: NDArray[np.bool_],
@@ -120,15 +128,16 @@ def _lanes_matching(
     return ~mismatch
 
 
-_Frames = tuple[NDArray[np.int32], NDArray[np.int64], NDArray[np.uint32], NDArray[np.bool_]]
-"""The shortening order, the first key bit of each frame, packed targets, frames with errors."""
+PackedFrames = tuple[NDArray[np.int32], NDArray[np.int64], NDArray[np.uint32], NDArray[np.bool_]]
+"""The shortening order, the first key bit of each frame, and :func:`error_syndromes`: the packed
+syndromes of the error patterns and which frames have any error."""
 
 
 @numba.njit(cache=True, nogil=True)
 def _load_lane(
     lane: int,
     next_frame: int,
-    frames: _Frames,
+    frames: PackedFrames,
     state: LaneState,
     holding: tuple[NDArray[np.int64], NDArray[np.int64]],
     iterations: NDArray[np.int32],
@@ -160,7 +169,7 @@ def _load_lane(
 
 @numba.njit(cache=True, nogil=True)
 def _record(
-    lane: int, i: int, frames: _Frames, state: LaneState, corrected: NDArray[np.bool_]
+    lane: int, i: int, frames: PackedFrames, state: LaneState, corrected: NDArray[np.bool_]
 ) -> None:  # pragma: no cover - numba
     """Flip the key bits of frame ``i`` that ``lane`` decided are errors."""
     positions, starts, decisions = frames[0], frames[1], state[5]
@@ -228,7 +237,7 @@ def decode_in_lanes(
     for candidate in WIDTHS[::-1]:
         if candidate <= n_frames:
             width = candidate
-    packed, has_errors = _targets(row_ptr, col_idx, bits, syndromes, positions, starts)
+    packed, has_errors = error_syndromes(row_ptr, col_idx, bits, syndromes, positions, starts)
     frames = (positions, starts, packed, has_errors)
     state: LaneState = (
         np.zeros((n_bits, width), dtype=np.float32),
