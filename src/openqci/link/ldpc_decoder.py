@@ -27,6 +27,7 @@ import numba
 import numpy as np
 from numpy.typing import NDArray
 
+from openqci.link._lane_tables import lane_table
 from openqci.link._prefetch import prefetch_row
 from openqci.link._sum_product_lanes import CERTAIN_LLR, LANE_WIDTH
 from openqci.link.ldpc_lanes import (
@@ -307,8 +308,8 @@ def _decode_min_sum_in_lanes(
     """
     n_bits, n_checks = positions.size, row_ptr.size - 1
     lanes: _Lanes = (
-        np.zeros((n_bits, LANES), dtype=np.float32),
-        np.zeros((col_idx.size, LANES), dtype=np.float32),
+        lane_table(n_bits, LANES),
+        lane_table(col_idx.size, LANES),
         np.ones((n_checks, LANES), dtype=np.float32),
         np.full(LANES, -1, dtype=np.int64),
         np.zeros(LANES, dtype=np.int64),

@@ -25,6 +25,7 @@ import numba
 import numpy as np
 from numpy.typing import NDArray
 
+from openqci.link._lane_tables import lane_table
 from openqci.link._sum_product_lanes import (
     LANE_WIDTH,
     WIDTHS,
@@ -190,8 +191,8 @@ def _narrow(
     lane_frame, lane_used = holding
     kept = np.flatnonzero(lane_frame >= 0)
     narrow: LaneState = (
-        np.zeros((llr.shape[0], width), dtype=np.float32),
-        np.zeros((messages.shape[0], width), dtype=np.float32),
+        lane_table(llr.shape[0], width),
+        lane_table(messages.shape[0], width),
         np.zeros(targets.size, dtype=np.uint32),
         np.ones(width, dtype=np.float32),
         np.zeros(width, dtype=np.int32),
@@ -240,8 +241,8 @@ def decode_in_lanes(
     packed, has_errors = error_syndromes(row_ptr, col_idx, bits, syndromes, positions, starts)
     frames = (positions, starts, packed, has_errors)
     state: LaneState = (
-        np.zeros((n_bits, width), dtype=np.float32),
-        np.zeros((col_idx.size, width), dtype=np.float32),
+        lane_table(n_bits, width),
+        lane_table(col_idx.size, width),
         np.zeros(row_ptr.size - 1, dtype=np.uint32),
         np.zeros(width, dtype=np.float32),
         np.zeros(width, dtype=np.int32),
