@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings
@@ -12,6 +16,7 @@ from openqci.link._sum_product_lanes import (
     POLYNOMIAL_ERRORS,
     WIDTHS,
     first_touches,
+    has_avx512,
     sweep_lanes_sum_product,
 )
 
@@ -196,3 +201,23 @@ def test_arrays_that_do_not_match_the_code_are_refused() -> None:
     priors = (first_touches(col_idx, 3), np.arange(3, dtype=np.int32), _PRIOR)
     with pytest.raises(ValueError, match="do not match"):
         sweep_lanes_sum_product(row_ptr, col_idx, priors, _small_state(32), np.zeros(32, np.int64))
+
+
+def test_the_portable_sweep_passes_these_tests_too() -> None:
+    """On a host with AVX-512 the tests above exercise its intrinsics; here they run again with numba
+    compiling for a generic x86-64 CPU, which takes the target-independent IR."""
+    from numba.core.registry import cpu_target
+
+    if not has_avx512(cpu_target.target_context.codegen()):
+        pytest.skip("this host already runs the portable sweep in the tests above")
+    environment = {**os.environ, "NUMBA_CPU_NAME": "generic", "NUMBA_CPU_FEATURES": ""}
+    finished = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__, "-k", "not portable"],
+        env=environment,
+        cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
