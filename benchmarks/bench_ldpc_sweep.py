@@ -2,11 +2,12 @@
 
 Run as ``.venv/bin/python benchmarks/bench_ldpc_sweep.py``. The sweep is the decoder's inner loop: every
 check of the 131,072-bit rate-0.84 PEG code refreshed once in each of the 32 frames decoded side by side
-(:mod:`openqci.link._sum_product_lanes`), and in the 16 and 8 of the last frames. Printed beside it, in the
-same run: a numba loop with the same loads, stores and prefetches and a plain product in place of the check
-rule (what the memory walk costs when written the way numba vectorises it), and a copy of the message array
-(the memory bandwidth this core has). 10 Mbit/s of sifted key at about 21 iterations needs about 0.8 ns per
-edge and lane.
+(:mod:`openqci.link._sum_product_lanes`, posteriors and messages in half precision), and in the narrower
+sweeps of the last frames. Printed beside it, in the same run: a numba loop with the same loads, stores and
+prefetches and a plain product in place of the check rule on float32 tables (what the memory walk costs
+when written the way numba vectorises it), and a copy of the float32 message array (the memory bandwidth
+this core has). 10 Mbit/s of sifted key at about 20 iterations needs about 0.8 ns per edge and lane for
+the whole decoder.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ import numba
 import numpy as np
 from numpy.typing import NDArray
 
+from openqci.link._lane_tables import half_lane_table, lane_table
 from openqci.link._prefetch import prefetch_row
-from openqci.link._sum_product_lanes import WIDTHS, first_touches, sweep_lanes_sum_product
+from openqci.link._sum_product_lanes import WIDTHS, first_touch_ranks, sweep_lanes_sum_product
 from openqci.link.ldpc_codes import PEG_LONG_CODES, build_code
 from timing import best_of
 
@@ -61,18 +63,22 @@ def main() -> None:
     print(f"PEG code {code.n_bits} bits, rate {spec.rate}, {edges} edges ({edges / code.n_bits:.2f} per bit)")
     rng = np.random.default_rng(1)
     for width in WIDTHS:
-        llr = (rng.standard_normal((code.n_bits, width)) * 3 + 4).astype(np.float32)
-        messages = np.zeros((edges, width), np.float32)
+        llr = lane_table(code.n_bits, width)
+        llr[:] = rng.standard_normal((code.n_bits, width)) * 3 + 4
+        messages = lane_table(edges, width)
+        half_llr = half_lane_table(code.n_bits, width)
+        half_llr[:] = llr.astype(np.float16).view(np.uint16)
+        half_messages = half_lane_table(edges, width)
         targets = rng.integers(0, 2**width, size=code.n_checks, dtype=np.uint64).astype(np.uint32)
         state = (
-            llr,
-            messages,
+            half_llr,
+            half_messages,
             targets,
             np.ones(width, np.float32),
             np.zeros(width, np.int32),
             np.zeros(code.n_bits, np.uint32),
         )
-        priors = (first_touches(code.col_idx, code.n_bits), np.arange(code.n_bits, dtype=np.int32), 3.9)
+        priors = (first_touch_ranks(code.col_idx, np.arange(code.n_bits, dtype=np.int32)), 3.9)
         unsatisfied = np.zeros(width, np.int64)
         rule_s = best_of(
             5,

@@ -1,4 +1,6 @@
-"""The LLVM IR sum-product lane sweep (openqci.link._sum_product_lanes) against float64 belief propagation."""
+"""The LLVM IR sum-product lane sweep (openqci.link._sum_product_lanes) against float64 belief propagation.
+
+The lane tables hold half-precision numbers; the reference starts from the same numbers in float64."""
 
 from __future__ import annotations
 
@@ -15,13 +17,23 @@ from openqci.link._sum_product_lanes import (
     CERTAIN_LLR,
     POLYNOMIAL_ERRORS,
     WIDTHS,
-    first_touches,
+    first_touch_ranks,
     has_avx512,
     sweep_lanes_sum_product,
 )
 
 _SATURATION = (1.0 - 6e-8) / (1.0 + 6e-8)  # largest tanh product the kernel turns into a message
-_PRIOR = 3.9
+_PRIOR = 3.875  # exact in half precision, as a table holds it
+_HALF_ULP = 2.0**-11  # half precision rounds to within this fraction of a number
+
+
+def _half(values: np.ndarray) -> np.ndarray:
+    """The half-precision bits the lane tables hold."""
+    return np.asarray(values).astype(np.float16).view(np.uint16)
+
+
+def _float(bits: np.ndarray) -> np.ndarray:
+    return bits.view(np.float16).astype(np.float64)
 
 
 def _random_code(rng: np.random.Generator, n_checks: int, n_bits: int) -> tuple[np.ndarray, np.ndarray]:
@@ -46,25 +58,26 @@ class _Lanes:
         self.reuse = np.where(rng.random(width) < 0.25, 0.0, 1.0)  # a quarter of lanes hold new frames
         self.rank = rng.permutation(n_bits).astype(np.int32)
         self.n_short = rng.integers(0, n_bits + 1, size=width).astype(np.int32)
-        self.first_touch = first_touches(col_idx, n_bits)
+        self.touch_rank = first_touch_ranks(col_idx, self.rank)
+        self.first_touch = self.touch_rank >= 0
         targets = np.zeros(n_checks, dtype=np.uint32)
         for lane in range(width):
             targets |= self.odd[:, lane].astype(np.uint32) << np.uint32(lane)
         self.state = (
-            self.llr.astype(np.float32),
-            self.messages.astype(np.float32),
+            _half(self.llr),
+            _half(self.messages),
             targets,
             self.reuse.astype(np.float32),
             self.n_short,
             np.zeros(n_bits, dtype=np.uint32),
         )
-        # the reference starts from exactly the kernel's float32 numbers
-        self.llr, self.messages = self.state[0].astype(np.float64), self.state[1].astype(np.float64)
+        # the reference starts from exactly the kernel's numbers
+        self.llr, self.messages = _float(self.state[0]), _float(self.state[1])
 
     def sweep(self) -> np.ndarray:
         """One kernel sweep; its unsatisfied counts."""
         counted = np.zeros(self.llr.shape[1], np.int64)
-        priors = (self.first_touch, self.rank, _PRIOR)
+        priors = (self.touch_rank, _PRIOR)
         sweep_lanes_sum_product(self.row_ptr, self.col_idx, priors, self.state, counted)
         return counted
 
@@ -77,7 +90,7 @@ class _Lanes:
             edges = np.arange(self.row_ptr[c], self.row_ptr[c + 1])
             bits = self.col_idx[edges]
             priors = np.where(self.rank[bits, None] < self.n_short[None, :], CERTAIN_LLR, np.float32(_PRIOR))
-            first = (self.first_touch[edges] == 1)[:, None] & fresh[None, :]
+            first = self.first_touch[edges][:, None] & fresh[None, :]
             posterior = np.where(first, priors, self.llr[bits])
             unsatisfied += (np.sum(posterior < 0, axis=0) + self.odd[c]) % 2
             q = posterior - self.messages[edges] * self.reuse
@@ -106,14 +119,16 @@ def test_one_check_matches_float64_belief_propagation(seed: int, degree: int, wi
     expected = lanes.reference_sweep()
     np.testing.assert_array_equal(counted, expected)
     # float32 resolves 1 - T only to about 6e-8, so a message of magnitude m may be off by about
-    # 6e-8 e^m (0.1 at m = 14; 1e-4 below m = 7)
-    allowance = 2e-4 + 3e-7 * np.exp(np.minimum(np.abs(lanes.messages), 16.6))
-    np.testing.assert_array_less(np.abs(lanes.state[1] - lanes.messages), allowance)
+    # 6e-8 e^m (0.1 at m = 14; 1e-4 below m = 7), and half precision stores it to m 2^-11
+    magnitude = np.abs(lanes.messages)
+    allowance = 2e-4 + _HALF_ULP * magnitude + 3e-7 * np.exp(np.minimum(magnitude, 16.6))
+    np.testing.assert_array_less(np.abs(_float(lanes.state[1]) - lanes.messages), allowance)
     on_bits = np.empty_like(allowance)
     on_bits[col_idx] = allowance  # each bit's posterior moved by its one message
-    np.testing.assert_array_less(np.abs(lanes.state[0] - lanes.llr), on_bits + 1e-3 * np.abs(lanes.llr))
+    posteriors = _float(lanes.state[0])
+    np.testing.assert_array_less(np.abs(posteriors - lanes.llr), on_bits + 1e-3 * np.abs(lanes.llr))
     decided = (lanes.state[5][:, None] >> np.arange(width, dtype=np.uint32)) & 1
-    np.testing.assert_array_equal(decided == 1, lanes.state[0] < 0)
+    np.testing.assert_array_equal(decided == 1, np.signbit(posteriors))
     assert np.all(lanes.state[3] == 1.0)
 
 
@@ -135,14 +150,15 @@ def test_sweep_is_the_checks_in_turn(seed: int, n_checks: int, n_bits: int, widt
     # beforehand, since a single check cannot know which edges are the sweep's first touches
     fresh = before[3] == 0.0
     priors = np.where(whole.rank[:, None] < whole.n_short[None, :], CERTAIN_LLR, np.float32(_PRIOR))
-    llr = np.where(fresh[None, :], priors, before[0]).astype(np.float32)
-    state = (llr, before[1] * before[3], before[2], np.ones(width, np.float32), before[4], before[5])
+    llr = np.where(fresh[None, :], _half(priors), before[0])
+    messages = np.where(fresh[None, :], _half(0.0), before[1])
+    state = (llr, messages, before[2], np.ones(width, np.float32), before[4], before[5])
     turn_count = np.zeros(width, np.int64)
-    no_first_touch = np.zeros(col_idx.size, dtype=np.uint8)
+    no_first_touch = np.full(col_idx.size, -1, dtype=np.int32)
     for c in range(n_checks):
         first, stop = row_ptr[c], row_ptr[c + 1]
         one = (state[0], state[1][first:stop], state[2][c : c + 1], state[3], state[4], state[5])
-        priors_one = (no_first_touch[first:stop], whole.rank, _PRIOR)
+        priors_one = (no_first_touch[first:stop], _PRIOR)
         local = np.array([0, stop - first], dtype=np.int32)
         sweep_lanes_sum_product(local, col_idx[first:stop], priors_one, one, turn_count)
     connected = np.unique(col_idx)  # a bit in no check keeps whatever it held
@@ -157,17 +173,17 @@ def test_messages_saturate_near_sixteen_and_a_half() -> None:
     row_ptr = np.array([0, 3], dtype=np.int32)
     col_idx = np.array([0, 1, 2], dtype=np.int32)
     state = (
-        np.full((3, 32), CERTAIN_LLR, dtype=np.float32),
-        np.zeros((3, 32), np.float32),
+        _half(np.full((3, 32), CERTAIN_LLR)),
+        _half(np.zeros((3, 32))),
         np.zeros(1, np.uint32),
         np.ones(32, np.float32),
         np.zeros(32, np.int32),
         np.zeros(3, np.uint32),
     )
-    priors = (first_touches(col_idx, 3), np.arange(3, dtype=np.int32), _PRIOR)
+    priors = (first_touch_ranks(col_idx, np.arange(3, dtype=np.int32)), _PRIOR)
     sweep_lanes_sum_product(row_ptr, col_idx, priors, state, np.zeros(32, np.int64))
-    assert np.all(np.isfinite(state[1]))
-    np.testing.assert_allclose(state[1], 16.6, atol=0.05)
+    assert np.all(np.isfinite(_float(state[1])))
+    np.testing.assert_allclose(_float(state[1]), 16.6, atol=0.05)
 
 
 def test_polynomials_are_accurate() -> None:
@@ -177,8 +193,8 @@ def test_polynomials_are_accurate() -> None:
 
 def _small_state(width: int, n_edges: int = 2) -> tuple[np.ndarray, ...]:
     return (
-        np.ones((3, width), np.float32),
-        np.zeros((n_edges, width), np.float32),
+        _half(np.ones((3, width))),
+        _half(np.zeros((n_edges, width))),
         np.zeros(1, np.uint32),
         np.ones(width, np.float32),
         np.zeros(width, np.int32),
@@ -190,7 +206,7 @@ def _small_state(width: int, n_edges: int = 2) -> tuple[np.ndarray, ...]:
 def test_other_lane_widths_are_refused(width: int) -> None:
     row_ptr = np.array([0, 2], dtype=np.int32)
     col_idx = np.array([0, 1], dtype=np.int32)
-    priors = (first_touches(col_idx, 3), np.arange(3, dtype=np.int32), _PRIOR)
+    priors = (first_touch_ranks(col_idx, np.arange(3, dtype=np.int32)), _PRIOR)
     with pytest.raises(ValueError, match="32, 16, 8, 4, 2 or 1 lanes"):
         sweep_lanes_sum_product(row_ptr, col_idx, priors, _small_state(width), np.zeros(width, np.int64))
 
@@ -198,7 +214,7 @@ def test_other_lane_widths_are_refused(width: int) -> None:
 def test_arrays_that_do_not_match_the_code_are_refused() -> None:
     row_ptr = np.array([0, 2, 4], dtype=np.int32)
     col_idx = np.array([0, 1, 1, 2], dtype=np.int32)
-    priors = (first_touches(col_idx, 3), np.arange(3, dtype=np.int32), _PRIOR)
+    priors = (first_touch_ranks(col_idx, np.arange(3, dtype=np.int32)), _PRIOR)
     with pytest.raises(ValueError, match="do not match"):
         sweep_lanes_sum_product(row_ptr, col_idx, priors, _small_state(32), np.zeros(32, np.int64))
 

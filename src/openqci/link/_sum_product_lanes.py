@@ -30,7 +30,7 @@ instructions per edge fell by about a third, and the 32-lane sweep of a code tha
 
 Besides posteriors and messages the sweep reads each check's target syndrome bits packed one bit per lane
 and writes each bit's hard decisions the same way, and a lane holding a frame it has not swept yet reads
-each bit's prior on the bit's first edge (:func:`first_touches`) instead of the posterior table: the
+each bit's prior on the bit's first edge (:func:`first_touch_ranks`) instead of the posterior table: the
 bookkeeping of :mod:`openqci.link.ldpc_lanes` then never walks a lane's column. Apart from the AVX-512
 intrinsics the IR is plain target-independent LLVM, so every host numba runs on can compile it.
 """
@@ -54,7 +54,7 @@ __all__ = [
     "LANE_WIDTH",
     "POLYNOMIAL_ERRORS",
     "LaneState",
-    "first_touches",
+    "first_touch_ranks",
     "has_avx512",
     "sweep_lanes_sum_product",
 ]
@@ -112,10 +112,11 @@ class _Writer:
     reciprocal use the instructions AVX-512 has for them (:data:`_AVX512`) on 16-lane halves.
     """
 
-    def __init__(self, width: int, avx512: bool) -> None:
+    def __init__(self, width: int, avx512: bool, native_half: bool) -> None:
         self.lines: list[str] = []
         self.width = width
         self.avx512 = avx512 and width % 16 == 0
+        self.native_half = native_half
         self.v = f"<{width} x float>"
         self.i = f"<{width} x i32>"
         self.b = f"<{width} x i1>"
@@ -166,10 +167,62 @@ class _Writer:
             accumulator = f"%{name}"
         self(f"%{result} = fadd fast {self.v} {accumulator}, zeroinitializer")
 
-    def row(self, result: str, base: str, index: str) -> None:
-        """``%result``: address of row ``index`` of a ``(rows, width)`` float32 array."""
+    def row(self, result: str, base: str, index: str, element: str = "float") -> None:
+        """``%result``: address of row ``index`` of a ``(rows, width)`` array of ``element``."""
         self(f"%{result}.offset = mul i64 {index}, {self.width}")
-        self(f"%{result} = getelementptr float, ptr {base}, i64 %{result}.offset")
+        self(f"%{result} = getelementptr {element}, ptr {base}, i64 %{result}.offset")
+
+    def load_half(self, result: str, address: str) -> None:
+        """``%result``: a row of half-precision lanes, widened to float32.
+
+        Without the CPU's conversion LLVM would call a runtime function numba does not link, so the
+        bits are moved by hand: exponent and mantissa shifted into place and the exponent rebiased by
+        a multiplication by 2^112, which also normalises subnormal halves (there are no infinities)."""
+        v, i, h = self.v, self.i, f"<{self.width} x i16>"
+        if self.native_half:
+            self(f"%{result}.half = load <{self.width} x half>, ptr {address}, align 2")
+            self(f"%{result} = fpext <{self.width} x half> %{result}.half to {v}")
+            return
+        self(f"%{result}.h = load {h}, ptr {address}, align 2")
+        self(f"%{result}.h32 = zext {h} %{result}.h to {i}")
+        self(f"%{result}.sign = and {i} %{result}.h32, {self.splat_int(0x8000)}")
+        self(f"%{result}.sign32 = shl {i} %{result}.sign, {self.splat_int(16)}")
+        self(f"%{result}.body = and {i} %{result}.h32, {self.splat_int(0x7FFF)}")
+        self(f"%{result}.body32 = shl {i} %{result}.body, {self.splat_int(13)}")
+        self(f"%{result}.unscaled = bitcast {i} %{result}.body32 to {v}")
+        self(f"%{result}.magnitude = fmul {v} %{result}.unscaled, {self.splat(2.0**112)}")
+        self.as_bits(f"{result}.magnitude.bits", f"%{result}.magnitude")
+        self(f"%{result}.bits = or {i} %{result}.magnitude.bits, %{result}.sign32")
+        self(f"%{result} = bitcast {i} %{result}.bits to {v}")
+
+    def store_half(self, value: str, address: str) -> None:
+        """A float32 row of lanes stored in half precision, rounded to nearest even (by hand as in
+        :meth:`load_half` where the CPU has no conversion: normal halves by integer rounding of the
+        bits, subnormal ones by adding 0.5, which leaves them in the low mantissa bits)."""
+        v, i, h = self.v, self.i, f"<{self.width} x i16>"
+        name = value.lstrip("%")
+        if self.native_half:
+            self(f"%{name}.half = fptrunc {v} {value} to <{self.width} x half>")
+            self(f"store <{self.width} x half> %{name}.half, ptr {address}, align 2")
+            return
+        self.as_bits(f"{name}.f32", value)
+        self(f"%{name}.sign = and {i} %{name}.f32, {self.splat_int(_SIGN_BIT)}")
+        self(f"%{name}.abs = xor {i} %{name}.f32, %{name}.sign")
+        self(f"%{name}.odd.at = lshr {i} %{name}.abs, {self.splat_int(13)}")
+        self(f"%{name}.odd = and {i} %{name}.odd.at, {self.splat_int(1)}")
+        self(f"%{name}.rebiased = add {i} %{name}.abs, {self.splat_int(0xC8000FFF - 2**32)}")
+        self(f"%{name}.rounded = add {i} %{name}.rebiased, %{name}.odd")
+        self(f"%{name}.normal = lshr {i} %{name}.rounded, {self.splat_int(13)}")
+        self(f"%{name}.abs.float = bitcast {i} %{name}.abs to {v}")
+        self(f"%{name}.shifted = fadd {v} %{name}.abs.float, {self.splat(0.5)}")
+        self.as_bits(f"{name}.shifted.bits", f"%{name}.shifted")
+        self(f"%{name}.subnormal = sub {i} %{name}.shifted.bits, {self.splat_int(0x3F000000)}")
+        self(f"%{name}.small = icmp ult {i} %{name}.abs, {self.splat_int(0x38800000)}")
+        self(f"%{name}.body = select {self.b} %{name}.small, {i} %{name}.subnormal, {i} %{name}.normal")
+        self(f"%{name}.sign16 = lshr {i} %{name}.sign, {self.splat_int(16)}")
+        self(f"%{name}.h32 = or {i} %{name}.body, %{name}.sign16")
+        self(f"%{name}.h = trunc {i} %{name}.h32 to {h}")
+        self(f"store {h} %{name}.h, ptr {address}, align 2")
 
     def as_bits(self, result: str, value: str) -> None:
         self(f"%{result} = bitcast {self.v} {value} to {self.i}")
@@ -247,30 +300,29 @@ def _first_pass(w: _Writer) -> None:
     w("%ahead.at = getelementptr i32, ptr %col_idx, i64 %ahead.e")
     w("%ahead.32 = load i32, ptr %ahead.at, align 4")
     w("%ahead.bit = sext i32 %ahead.32 to i64")
-    w.row("ahead.row", "%llr", "%ahead.bit")
-    for line in range(0, w.width, 16):  # 16 floats to a 64-byte cache line
-        w(f"%ahead.line{line} = getelementptr float, ptr %ahead.row, i64 {line}")
+    w.row("ahead.row", "%llr", "%ahead.bit", "half")
+    for line in range(0, w.width, 32):  # 32 halves to a 64-byte cache line
+        w(f"%ahead.line{line} = getelementptr half, ptr %ahead.row, i64 {line}")
         w(f"call void @llvm.prefetch.p0(ptr %ahead.line{line}, i32 0, i32 3, i32 1)")
-    w.row("ahead.messages", "%messages", "%ahead.e")
-    for line in range(0, w.width, 16):
-        w(f"%ahead.messages.line{line} = getelementptr float, ptr %ahead.messages, i64 {line}")
+    w.row("ahead.messages", "%messages", "%ahead.e", "half")
+    for line in range(0, w.width, 32):
+        w(f"%ahead.messages.line{line} = getelementptr half, ptr %ahead.messages, i64 {line}")
         w(f"call void @llvm.prefetch.p0(ptr %ahead.messages.line{line}, i32 0, i32 3, i32 1)")
-    w.row("posterior.at", "%llr", "%bit")
-    w(f"%stored = load {v}, ptr %posterior.at, align 4")
+    w.row("posterior.at", "%llr", "%bit", "half")
+    w.load_half("stored", "%posterior.at")
     # a frame new to its lane meets each bit first with its prior: certain (shortened) or the channel's
-    w("%first.touch.at = getelementptr i8, ptr %first_touch, i64 %e")
-    w("%first.touch.byte = load i8, ptr %first.touch.at, align 1")
-    w("%first.touch = icmp ne i8 %first.touch.byte, 0")
-    w(f"%from.prior = select i1 %first.touch, {b} %fresh, {b} zeroinitializer")
-    w("%rank.at = getelementptr i32, ptr %rank, i64 %bit")
-    w("%rank.bit = load i32, ptr %rank.at, align 4")
-    w(f"%rank.one = insertelement {w.i} poison, i32 %rank.bit, i32 0")
-    w(f"%rank.row = shufflevector {w.i} %rank.one, {w.i} poison, {w.i} zeroinitializer")
-    w(f"%shortened = icmp slt {w.i} %rank.row, %n_short.row")
+    # (two vector compares: a branch on the first touch, which LLVM would otherwise make of a select,
+    # mispredicted on about one edge in six)
+    w("%touch.at = getelementptr i32, ptr %touch_rank, i64 %e")
+    w("%touch = load i32, ptr %touch.at, align 4")
+    w(f"%touch.one = insertelement {w.i} poison, i32 %touch, i32 0")
+    w(f"%touch.row = shufflevector {w.i} %touch.one, {w.i} poison, {w.i} zeroinitializer")
+    w(f"%from.prior = icmp sgt {w.i} %touch.row, %fresh.threshold")
+    w(f"%shortened = icmp slt {w.i} %touch.row, %n_short.row")
     w(f"%prior.here = select {b} %shortened, {v} {w.splat(CERTAIN_LLR)}, {v} %prior.row")
     w(f"%posterior = select {b} %from.prior, {v} %prior.here, {v} %stored")
-    w.row("message.at", "%messages", "%e")
-    w(f"%old = load {v}, ptr %message.at, align 4")
+    w.row("message.at", "%messages", "%e", "half")
+    w.load_half("old", "%message.at")
     w(f"%q.reused = fsub fast {v} %posterior, %old")
     w(f"%q = select {b} %fresh, {v} %posterior, {v} %q.reused")  # a new frame has no messages yet
     w.row("q.at", "%inputs", "%j")
@@ -337,11 +389,11 @@ def _second_pass(w: _Writer) -> None:
     w.as_bits("magnitude2.bits", "%magnitude2")
     w(f"%message.bits = xor {i} %magnitude2.bits, %flip.sign")
     w(f"%message = bitcast {i} %message.bits to {v}")
-    w.row("message2.at", "%messages", "%e2")
-    w(f"store {v} %message, ptr %message2.at, align 4")
+    w.row("message2.at", "%messages", "%e2", "half")
+    w.store_half("%message", "%message2.at")
     w(f"%posterior2 = fadd fast {v} %q2, %message")
-    w.row("posterior2.at", "%llr", "%bit2")
-    w(f"store {v} %posterior2, ptr %posterior2.at, align 4")
+    w.row("posterior2.at", "%llr", "%bit2", "half")
+    w.store_half("%posterior2", "%posterior2.at")
     w.as_bits("posterior2.bits", "%posterior2")
     w(f"%decided.one = icmp slt {i} %posterior2.bits, zeroinitializer")
     w(f"%decided.narrow = bitcast {w.b} %decided.one to i{w.width}")
@@ -356,20 +408,22 @@ def _second_pass(w: _Writer) -> None:
     w("br label %second.head")
 
 
-def _function_text(width: int, avx512: bool) -> list[str]:
+def _function_text(width: int, avx512: bool, native_half: bool) -> list[str]:
     """One sweep over every check for rows of ``width`` lanes."""
-    w = _Writer(width, avx512)
+    w = _Writer(width, avx512, native_half)
     v, b, i = w.v, w.b, w.i
     w(
         f"define void @{_FUNCTION}{width}(ptr noalias %llr, ptr noalias %messages, ptr noalias %targets, "
         "ptr noalias %reuse, ptr noalias %unsatisfied, ptr noalias %row_ptr, ptr noalias %col_idx, "
-        "ptr noalias %first_touch, ptr noalias %rank, ptr noalias %n_short, ptr noalias %decisions, "
+        "ptr noalias %touch_rank, ptr noalias %n_short, ptr noalias %decisions, "
         "ptr noalias %inputs, ptr noalias %factors, i64 %n_checks, i64 %n_edges, float %prior) #0 {"
     )
     w("entry:")
     w(f"%reuse.row = load {v}, ptr %reuse, align 4")
     w(f"%fresh = fcmp oeq {v} %reuse.row, zeroinitializer")
     w(f"%n_short.row = load {i}, ptr %n_short, align 4")
+    # a new frame's lane reads priors where the touch rank is 0 or more; other lanes never do
+    w(f"%fresh.threshold = select {b} %fresh, {i} {w.splat_int(-1)}, {i} {w.splat_int(2**31 - 1)}")
     w(f"%prior.one = insertelement {v} poison, float %prior, i32 0")
     w(f"%prior.row = shufflevector {v} %prior.one, {v} poison, {i} zeroinitializer")
     w("br label %check.head")
@@ -413,11 +467,11 @@ def _function_text(width: int, avx512: bool) -> list[str]:
     return w.lines
 
 
-def _module_text(avx512: bool) -> str:
+def _module_text(avx512: bool, native_half: bool) -> str:
     """The whole IR module: a sweep per lane width, the intrinsics' declarations and the attributes."""
     lines = []
     for width in WIDTHS:
-        lines += _function_text(width, avx512)
+        lines += _function_text(width, avx512, native_half)
         v = f"<{width} x float>"
         lines += [
             *(f"declare {v} @llvm.{name}.v{width}f32({v})" for name in ("fabs", "floor")),
@@ -451,11 +505,20 @@ def has_avx512(codegen: Any) -> bool:
     return {"+avx512f", "+avx512dq"} <= features
 
 
+def has_half_conversion(codegen: Any) -> bool:
+    """Whether LLVM converts between half and single precision in instructions for numba's target: on x86
+    only with F16C (every x86-64 CPU since 2012); other targets numba runs on (ARMv8, POWER9) have them."""
+    triple, _, features = codegen.magic_tuple()
+    return not triple.startswith(("x86", "i386", "i686")) or "+f16c" in features.split(",")
+
+
 def _library(context: Any) -> Any:
     """The compiled module, built once per process and linked into every function that calls it."""
     if not _LIBRARIES:
-        library = context.codegen().create_library("openqci_sum_product_lanes")
-        module = llvmlite.binding.parse_assembly(_module_text(has_avx512(context.codegen())))
+        codegen = context.codegen()
+        library = codegen.create_library("openqci_sum_product_lanes")
+        text = _module_text(has_avx512(codegen), has_half_conversion(codegen))
+        module = llvmlite.binding.parse_assembly(text)
         module.verify()
         library.add_llvm_module(module)
         library.finalize()
@@ -466,21 +529,23 @@ def _library(context: Any) -> Any:
 def _sweep_of(width: int) -> Any:
     """The numba intrinsic that calls the sweep on rows of ``width`` lanes (the caller checks shapes).
 
-    Its arguments are the IR function's 13 arrays as one tuple, then the prior as a float32.
+    Its arguments are the IR function's 12 arrays as one tuple, then the prior as a float32.
     """
     name = f"{_FUNCTION}{width}"
 
     def typer(typingctx: Any, arrays: Any, prior: Any) -> Any:
-        if not isinstance(arrays, types.BaseTuple) or len(arrays) != 13 or prior != types.float32:
+        if not isinstance(arrays, types.BaseTuple) or len(arrays) != 12 or prior != types.float32:
             return None
         if not all(isinstance(array, types.Array) for array in arrays):  # type: ignore[attr-defined]
             return None
+        if arrays[0].dtype != types.uint16 or arrays[1].dtype != types.uint16:  # type: ignore[index]
+            return None  # posteriors and messages are half-precision bits
 
         def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
             context.active_code_library.add_linking_library(_library(context))
             pointer = ir.IntType(8).as_pointer()
             i64 = ir.IntType(64)
-            function_type = ir.FunctionType(ir.VoidType(), [pointer] * 13 + [i64, i64, ir.FloatType()])
+            function_type = ir.FunctionType(ir.VoidType(), [pointer] * 12 + [i64, i64, ir.FloatType()])
             module = builder.module
             function = module.globals.get(name) or ir.Function(module, function_type, name)
             views = [
@@ -502,26 +567,31 @@ _SWEEP_32, _SWEEP_16, _SWEEP_8, _SWEEP_4, _SWEEP_2, _SWEEP_1 = (_sweep_of(width)
 
 
 @numba.njit(cache=True, nogil=True)
-def first_touches(col_idx: NDArray[np.int32], n_bits: int) -> NDArray[np.uint8]:  # pragma: no cover
-    """1 on the first edge of each bit in sweep order, where a frame new to its lane reads the bit's prior."""
-    seen = np.zeros(n_bits, dtype=np.bool_)
-    first = np.zeros(col_idx.size, dtype=np.uint8)
+def first_touch_ranks(
+    col_idx: NDArray[np.int32], rank: NDArray[np.int32]
+) -> NDArray[np.int32]:  # pragma: no cover - numba
+    """Per edge: where it is its bit's first edge in sweep order (where a frame new to its lane reads the
+    bit's prior), the bit's rank in the shortening order (a frame shortens the bits ranked below its
+    ``n_short``); -1 on every other edge."""
+    seen = np.zeros(rank.size, dtype=np.bool_)
+    touch_rank = np.full(col_idx.size, -1, dtype=np.int32)
     for e in range(col_idx.size):
         if not seen[col_idx[e]]:
             seen[col_idx[e]] = True
-            first[e] = 1
-    return first
+            touch_rank[e] = rank[col_idx[e]]
+    return touch_rank
 
 
 LaneState = tuple[
-    NDArray[np.float32],
-    NDArray[np.float32],
+    NDArray[np.uint16],
+    NDArray[np.uint16],
     NDArray[np.uint32],
     NDArray[np.float32],
     NDArray[np.int32],
     NDArray[np.uint32],
 ]
-"""Lanes' working arrays: posteriors ``(n, 32)``, messages ``(edges, 32)``, per check the target syndrome
+"""Lanes' working arrays: posteriors ``(n, 32)`` and messages ``(edges, 32)`` in half precision (their
+IEEE bits as ``uint16``; see :func:`openqci.link._lane_tables.half_lane_table`), per check the target syndrome
 bits of the 32 lanes (bit ``i``: lane ``i``), per lane 0.0 while it holds a frame that has not been swept
 yet (its stored posteriors and messages are the previous frame's: the sweep reads priors and zeros
 instead) and 1.0 after, per lane the number of shortened positions of its frame, and per bit the 32
@@ -532,18 +602,18 @@ lanes' hard decisions (bit ``i``: lane ``i`` decides 1), written by every sweep.
 def sweep_lanes_sum_product(
     row_ptr: NDArray[np.int32],
     col_idx: NDArray[np.int32],
-    priors: tuple[NDArray[np.uint8], NDArray[np.int32], float],
+    priors: tuple[NDArray[np.int32], float],
     state: LaneState,
     unsatisfied: NDArray[np.int64],
 ) -> None:  # pragma: no cover - numba
     """One layered sum-product iteration over 32, 16, 8, 4, 2 or 1 lanes; counts per lane the unsatisfied
     checks.
 
-    ``priors`` is :func:`first_touches` of the code, each bit's rank in the shortening order (a frame
-    shortens the bits ranked below its ``n_short``) and the channel's prior LLR.
+    ``priors`` is :func:`first_touch_ranks` of the code and the shortening order, and the channel's prior
+    LLR.
     """
     llr, messages, targets, reuse, n_short, decisions = state
-    first_touch, rank, prior = priors
+    touch_rank, prior = priors
     width = llr.shape[1]
     if width not in (32, 16, 8, 4, 2, 1):
         raise ValueError("the sum-product lane sweep works on rows of 32, 16, 8, 4, 2 or 1 lanes")
@@ -557,17 +627,17 @@ def sweep_lanes_sum_product(
     if (
         targets.size != row_ptr.size - 1
         or messages.shape[0] != col_idx.size
-        or first_touch.size != col_idx.size
+        or touch_rank.size != col_idx.size
     ):
         raise ValueError("lane arrays do not match the code")
-    if rank.size != llr.shape[0] or decisions.size != llr.shape[0]:
+    if decisions.size != llr.shape[0]:
         raise ValueError("lane arrays do not match the code")
     if not (llr.flags.c_contiguous and messages.flags.c_contiguous):
         raise ValueError("lane arrays must be C-contiguous")
     max_row = int(np.max(np.diff(row_ptr)))
     inputs = np.empty((max_row, width), dtype=np.float32)
     factors = np.empty((max_row, width), dtype=np.float32)
-    arrays = (llr, messages, targets, reuse, unsatisfied, row_ptr, col_idx, first_touch, rank, n_short)
+    arrays = (llr, messages, targets, reuse, unsatisfied, row_ptr, col_idx, touch_rank, n_short)
     arrays_and_scratch = (*arrays, decisions, inputs, factors)
     if width == 32:
         _SWEEP_32(arrays_and_scratch, np.float32(prior))

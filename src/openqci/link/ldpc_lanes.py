@@ -25,12 +25,12 @@ import numba
 import numpy as np
 from numpy.typing import NDArray
 
-from openqci.link._lane_tables import lane_table
+from openqci.link._lane_tables import half_lane_table
 from openqci.link._sum_product_lanes import (
     LANE_WIDTH,
     WIDTHS,
     LaneState,
-    first_touches,
+    first_touch_ranks,
     sweep_lanes_sum_product,
 )
 
@@ -191,8 +191,8 @@ def _narrow(
     lane_frame, lane_used = holding
     kept = np.flatnonzero(lane_frame >= 0)
     narrow: LaneState = (
-        lane_table(llr.shape[0], width),
-        lane_table(messages.shape[0], width),
+        half_lane_table(llr.shape[0], width),
+        half_lane_table(messages.shape[0], width),
         np.zeros(targets.size, dtype=np.uint32),
         np.ones(width, dtype=np.float32),
         np.zeros(width, dtype=np.int32),
@@ -241,8 +241,8 @@ def decode_in_lanes(
     packed, has_errors = error_syndromes(row_ptr, col_idx, bits, syndromes, positions, starts)
     frames = (positions, starts, packed, has_errors)
     state: LaneState = (
-        lane_table(n_bits, width),
-        lane_table(col_idx.size, width),
+        half_lane_table(n_bits, width),
+        half_lane_table(col_idx.size, width),
         np.zeros(row_ptr.size - 1, dtype=np.uint32),
         np.zeros(width, dtype=np.float32),
         np.zeros(width, dtype=np.int32),
@@ -253,7 +253,7 @@ def decode_in_lanes(
     rank = np.empty(n_bits, dtype=np.int32)
     for j in range(n_bits):
         rank[positions[j]] = j
-    priors = (first_touches(col_idx, n_bits), rank, prior)
+    priors = (first_touch_ranks(col_idx, rank), prior)
     next_frame = 0
     for lane in range(width):
         next_frame = _load_lane(lane, next_frame, frames, state, holding, iterations)
