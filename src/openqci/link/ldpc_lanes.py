@@ -2,8 +2,8 @@
 
 The sweep (:mod:`openqci.link._sum_product_lanes`) refreshes every check in 32 frames at once; what is
 left is starting frames in lanes and checking finished ones. Done on the lane columns of the posterior
-table, both walk a strided column of 131,072 rows of 128 bytes, a cache line per row: about 5 ms per
-frame, a fifth of its decoding. Here they touch packed words instead:
+table, both would walk a strided column of 131,072 rows, a cache line per row: about 5 ms per frame, a
+fifth of its decoding when it was measured. Here they touch packed words instead:
 
 - targets: each check's syndrome bits (Alice's xor Bob's) are one ``uint32`` per check with a bit per
   lane; Bob's syndromes are computed 32 frames per pass over the code (:func:`packed_syndromes`);
@@ -14,9 +14,9 @@ frame, a fifth of its decoding. Here they touch packed words instead:
 
 A lane whose frame reaches the syndrome (verified exactly, on the decisions after the sweep) or the
 iteration limit takes the next frame at once. When no frame is left to start and half the lanes are idle,
-the frames still decoding move to a sweep half as wide, down to one lane: on the 131,072-bit PEG code a
-sweep of 8 lanes costs about 2 ns per edge and lane against 1.3 for 32, and one lane decodes a frame
-faster than the former scalar numba loop.
+the frames still decoding move to a sweep half as wide, down to 8 lanes (:data:`_NARROWEST`). A call with
+fewer frames starts in the widest sweep they fill, down to one lane, which still decodes a frame faster
+than the former scalar numba loop.
 """
 
 from __future__ import annotations
@@ -37,6 +37,10 @@ from openqci.link._sum_product_lanes import (
 __all__ = ["PackedFrames", "decode_in_lanes", "error_syndromes", "packed_syndromes", "unpack_syndrome"]
 
 _ONE = np.uint32(1)
+_NARROWEST = 8
+"""The last frames move to narrower sweeps down to this width and no further: a sweep of 8 lanes takes
+about as long as one of 4, 2 or 1 (``benchmarks/bench_ldpc_sweep.py``: 6.1, 5.8, 6.1 and 6.7 ms on the
+131,072-bit code), and each move copies the tables."""
 
 
 @numba.njit(cache=True, nogil=True)
@@ -259,7 +263,8 @@ def decode_in_lanes(
         next_frame = _load_lane(lane, next_frame, frames, state, holding, iterations)
     while np.any(lane_frame >= 0):
         width = lane_frame.size
-        if next_frame == n_frames and width > WIDTHS[-1] and np.count_nonzero(lane_frame >= 0) <= width // 2:
+        busy = np.count_nonzero(lane_frame >= 0)
+        if next_frame == n_frames and width > _NARROWEST and busy <= width // 2:
             state, holding = _narrow(state, holding, width // 2)
             lane_frame, lane_used = holding
             continue
