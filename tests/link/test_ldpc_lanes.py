@@ -38,8 +38,8 @@ def test_packed_syndromes_are_the_sparse_product(seed: int, n_frames: int, short
 
 @pytest.mark.parametrize("n_frames", [75, 20, 10])
 def test_every_frame_reaches_its_syndrome_or_is_left_alone(n_frames: int) -> None:
-    """Noisy, clean and hopeless frames mixed: 75 start in 32 lanes and narrow to 16 and 8 before the
-    last are handed over, 20 start in 16 lanes and 10 in 8."""
+    """Noisy, clean and hopeless frames mixed: 75 and 20 start in 16 lanes and narrow to 8 once the last
+    are handed over, 10 start in 8."""
     rng = np.random.default_rng(7)
     frame_key_bits = np.full(n_frames, 28_500, dtype=np.int64) - rng.integers(0, 2, size=n_frames)
     alice = rng.random(int(frame_key_bits.sum())) < 0.5

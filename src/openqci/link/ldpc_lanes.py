@@ -1,15 +1,16 @@
-"""Sum-product decoding of frames in lanes (32 side by side), each lane's bookkeeping off its column.
+"""Sum-product decoding of frames in lanes (16 side by side), each lane's bookkeeping off its column.
 
-The sweep (:mod:`openqci.link._sum_product_lanes`) refreshes every check in 32 frames at once; what is
+The sweep (:mod:`openqci.link._sum_product_lanes`) refreshes every check in 16 frames at once; what is
 left is starting frames in lanes and checking finished ones. Done on the lane columns of the posterior
 table, both would walk a strided column of 131,072 rows, a cache line per row: about 5 ms per frame, a
 fifth of its decoding when it was measured. Here they touch packed words instead:
 
 - targets: each check's syndrome bits (Alice's xor Bob's) are one ``uint32`` per check with a bit per
-  lane; Bob's syndromes are computed 32 frames per pass over the code (:func:`packed_syndromes`);
+  lane; Bob's syndromes are computed 32 frames per pass over the code (:func:`packed_syndromes`), 32
+  per word;
 - priors: a frame new to its lane reads each bit's prior on the bit's first edge of the sweep instead of
   having its column filled in advance;
-- decisions: the sweep stores each bit's 32 hard decisions as one word, so one pass over the edges checks
+- decisions: the sweep stores each bit's hard decisions as one word, so one pass over the edges checks
   every lane's syndrome at once.
 
 A lane whose frame reaches the syndrome (verified exactly, on the decisions after the sweep) or the
@@ -37,6 +38,11 @@ from openqci.link._sum_product_lanes import (
 __all__ = ["PackedFrames", "decode_in_lanes", "error_syndromes", "packed_syndromes", "unpack_syndrome"]
 
 _ONE = np.uint32(1)
+_WIDEST = 16
+"""Frames decoded side by side while frames are left to start. The sweep supports 32, but 16 runs faster
+per frame (``benchmarks/bench_ldpc_sweep.py``: 0.55 against 0.62 ns per edge and lane with AVX-512, where
+a 32-lane row takes two registers for every value and the sweep runs out of them) and leaves a shorter
+tail of last frames: 2^24 bits at QBER 2 % decoded 5-8 % faster (``benchmarks/bench_ldpc.py``)."""
 _NARROWEST = 8
 """The last frames move to narrower sweeps down to this width and no further: a sweep of 8 lanes takes
 about as long as one of 4, 2 or 1 (``benchmarks/bench_ldpc_sweep.py``: 6.1, 5.8, 6.1 and 6.7 ms on the
@@ -229,7 +235,7 @@ def decode_in_lanes(
     corrected: NDArray[np.bool_],
     iterations: NDArray[np.int32],
 ) -> None:  # pragma: no cover - numba
-    """Decode every frame, 32 at a time (fewer frames: in the widest sweep they fill).
+    """Decode every frame, 16 at a time (fewer frames: in the widest sweep they fill).
 
     ``received`` is Bob's bits, Alice's syndromes ``(frames, m)``, the shortening order and the first key
     bit of each frame (``starts``, one more entry than frames). Frames are corrected in place and their
@@ -240,7 +246,7 @@ def decode_in_lanes(
     n_frames = starts.size - 1
     width = WIDTHS[-1]  # the widest sweep the frames fill
     for candidate in WIDTHS[::-1]:
-        if candidate <= n_frames:
+        if candidate <= min(n_frames, _WIDEST):
             width = candidate
     packed, has_errors = error_syndromes(row_ptr, col_idx, bits, syndromes, positions, starts)
     frames = (positions, starts, packed, has_errors)
