@@ -29,13 +29,14 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-import llvmlite.binding
 import numba
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 from numpy.typing import NDArray
+
+from openqci._jit_target import target_features
 
 __all__ = ["AVAILABLE", "VECTOR_WORDS", "block_words", "leaf_sizes", "toeplitz_product"]
 
@@ -49,17 +50,13 @@ def _host_vector_words() -> tuple[int, ...]:
     """Vector widths (in 64-bit words) whose carry-less multiplication this host runs, widest first."""
     if getattr(numba.config, "CPU_NAME", None) not in (None, "host"):  # numba told to compile for another CPU
         return ()
-    chosen = getattr(numba.config, "CPU_FEATURES", None)  # "+avx2,-avx512f,..." when numba was told
-    if chosen:
-        features = {entry[1:]: entry[0] == "+" for entry in chosen.split(",") if entry[:1] in "+-"}
-    else:
-        features = dict(llvmlite.binding.get_host_cpu_features())
+    features = target_features()
     widths = []
-    if features.get("vpclmulqdq") and features.get("avx512f"):
+    if {"vpclmulqdq", "avx512f"} <= features:
         widths.append(8)
-    if features.get("vpclmulqdq") and features.get("avx"):
+    if {"vpclmulqdq", "avx"} <= features:
         widths.append(4)
-    if features.get("pclmul"):
+    if "pclmul" in features:
         widths.append(2)
     return tuple(widths)
 

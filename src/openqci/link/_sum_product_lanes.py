@@ -50,6 +50,8 @@ from numba import types
 from numba.extending import intrinsic
 from numpy.typing import NDArray
 
+from openqci._jit_target import target_features, target_triple
+
 __all__ = [
     "CERTAIN_LLR",
     "LANE_WIDTH",
@@ -507,19 +509,17 @@ def _module_text(avx512: bool, native_half: bool) -> str:
 _LIBRARIES: list[Any] = []
 
 
-def has_avx512(codegen: Any) -> bool:
+def has_avx512() -> bool:
     """Whether numba compiles for a CPU with the AVX-512 instructions the sweep can use (foundation and
-    doubleword/quadword: ``vreduceps`` is in the latter). Read from the codegen's target features, which
-    ``NUMBA_CPU_NAME`` and ``NUMBA_CPU_FEATURES`` override, so cached code matches what it was built for."""
-    features = set(codegen.magic_tuple()[2].split(","))
-    return {"+avx512f", "+avx512dq"} <= features
+    doubleword/quadword: ``vreduceps`` is in the latter), which ``NUMBA_CPU_NAME`` and
+    ``NUMBA_CPU_FEATURES`` override, so cached code matches what it was built for."""
+    return {"avx512f", "avx512dq"} <= target_features()
 
 
-def has_half_conversion(codegen: Any) -> bool:
+def has_half_conversion() -> bool:
     """Whether LLVM converts between half and single precision in instructions for numba's target: on x86
     only with F16C (every x86-64 CPU since 2012); other targets numba runs on (ARMv8, POWER9) have them."""
-    triple, _, features = codegen.magic_tuple()
-    return not triple.startswith(("x86", "i386", "i686")) or "+f16c" in features.split(",")
+    return not target_triple().startswith(("x86", "i386", "i686")) or "f16c" in target_features()
 
 
 def _library(context: Any) -> Any:
@@ -527,7 +527,7 @@ def _library(context: Any) -> Any:
     if not _LIBRARIES:
         codegen = context.codegen()
         library = codegen.create_library("openqci_sum_product_lanes")
-        text = _module_text(has_avx512(codegen), has_half_conversion(codegen))
+        text = _module_text(has_avx512(), has_half_conversion())
         module = llvmlite.binding.parse_assembly(text)
         module.verify()
         library.add_llvm_module(module)
