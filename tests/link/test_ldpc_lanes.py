@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from openqci.link._lane_tables import CACHE_LINE, lane_table
+from openqci.link._lane_tables import CACHE_LINE, half_lane_table, lane_table
 from openqci.link.ldpc import shortening_order
 from openqci.link.ldpc_codes import PEG_SHORT_CODES, build_code
 from openqci.link.ldpc_decoder import SUM_PRODUCT, decode_frames, encode_frames
@@ -88,13 +90,15 @@ def test_a_low_iteration_limit_fails_frames_in_lanes() -> None:
     np.testing.assert_array_equal(corrected, bob)
 
 
+@pytest.mark.parametrize(("make", "dtype"), [(lane_table, np.float32), (half_lane_table, np.uint16)])
 @pytest.mark.parametrize(("rows", "width"), [(1, 1), (3, 8), (1000, 32), (131_072, 32)])
-def test_lane_tables_start_on_a_cache_line(rows: int, width: int) -> None:
-    """Every row of 16 or 32 float32 lanes then lies within whole cache lines, as the sweep prefetches."""
+def test_lane_tables_start_on_a_cache_line(make: Any, dtype: type, rows: int, width: int) -> None:
+    """Every row of 16 or 32 float32 lanes, or 32 half-precision ones, then lies within whole cache lines,
+    as the sweeps prefetch."""
     for _ in range(4):  # allocations land at different offsets
-        table = lane_table(rows, width)
+        table = make(rows, width)
         assert table.shape == (rows, width)
-        assert table.dtype == np.float32
+        assert table.dtype == dtype
         assert table.flags.c_contiguous
         assert not table.any()
         assert table.ctypes.data % CACHE_LINE == 0
