@@ -31,12 +31,12 @@ from typing import Any
 import numpy as np
 import orjson
 
+from openqci.keysource import KeyBlock
 from openqci.kms.config import load_config
 from openqci.kms.node import open_store
 from openqci.kms.pki import init_pki
 from openqci.kms.tls import client_context
 from openqci.kms.units import owned_parity
-from openqci.link.keyblock import KeyBlock
 
 TARGET_RPS = 1500.0
 TARGET_P99_MS = 20.0

@@ -110,10 +110,10 @@ def serve(root: Path) -> None:
 
     import uvicorn
 
+    from openqci.keysource import KeyBlock
     from openqci.kms.config import load_config
     from openqci.kms.node import build_kme
     from openqci.kms.server import uvicorn_config
-    from openqci.link.keyblock import KeyBlock
 
     sockets = {name: socket.create_server(("127.0.0.1", 0)) for name in _names()}
     ports = {name: s.getsockname()[1] for name, s in sockets.items()}

@@ -29,15 +29,15 @@ def test_directory_changes_with_any_source_file(tmp_path: Path, monkeypatch: pyt
 
 
 def test_numba_uses_it_unless_told_otherwise(tmp_path: Path) -> None:
-    probe = "import openqci, numba; print(numba.config.CACHE_DIR)"
+    probe = "import openqci.link, numba; print(numba.config.CACHE_DIR)"
     environment = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
     environment["XDG_CACHE_HOME"] = str(tmp_path)
     shown = subprocess.run(
         [sys.executable, "-c", probe], env=environment, capture_output=True, text=True, check=True
     )
     assert Path(shown.stdout.strip()).parent == tmp_path / "openqci" / "numba"
-    # numba imported first, then the package: the setting still reaches numba
-    late = "import numba, openqci; print(numba.config.CACHE_DIR)"
+    # numba imported first, then the link engine: the setting still reaches numba
+    late = "import numba, openqci.link; print(numba.config.CACHE_DIR)"
     shown_late = subprocess.run(
         [sys.executable, "-c", late], env=environment, capture_output=True, text=True, check=True
     )

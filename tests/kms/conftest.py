@@ -9,11 +9,11 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from openqci.keysource import KeyBlock
 from openqci.kms.crypto import MasterKey
 from openqci.kms.postgres_store import PostgresKeyStore
 from openqci.kms.sqlite_store import SqliteKeyStore
 from openqci.kms.sqlstore import SqlKeyStore
-from openqci.link.keyblock import KeyBlock
 from tests.support import require_service
 
 PG_URL = os.environ.get("OPENQCI_TEST_PG_URL", "host=127.0.0.1 port=5432 dbname=test user=postgres")

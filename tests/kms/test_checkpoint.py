@@ -8,9 +8,9 @@ import time
 import uuid
 from pathlib import Path
 
+from openqci.keysource import KeyBlock
 from openqci.kms.crypto import MasterKey
 from openqci.kms.sqlite_store import SqliteKeyStore
-from openqci.link.keyblock import KeyBlock
 
 
 def _block() -> KeyBlock:

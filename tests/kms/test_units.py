@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from openqci.keysource import KeyBlock
 from openqci.kms.crypto import MasterKey
 from openqci.kms.errors import StoreError
 from openqci.kms.units import cut_block, join_units, owned_parity, unit_key_id, units_per_key
-from openqci.link.keyblock import KeyBlock
 
 
 @given(data=st.binary(min_size=0, max_size=600), unit_bytes=st.integers(1, 64), tail_bits=st.integers(0, 7))

@@ -11,8 +11,8 @@ from openqci.network.alarms import AlarmKind, AlarmRules, alarm_conditions, upda
 from openqci.network.controller import Controller
 from openqci.network.controller_api import create_controller_app
 from openqci.network.errors import NoRouteError, UnknownLinkError
-from openqci.network.scenario import load_scenario
 from openqci.network.topology import LinkEndReport, LinkStatus, NodeReport, QkdLink, link_status
+from openqci.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "t" * 32

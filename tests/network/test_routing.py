@@ -17,7 +17,7 @@ from openqci.network.routing import (
     choose_route,
     link_condition,
 )
-from openqci.network.scenario import load_scenario
+from openqci.scenario import load_scenario
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 KEY_BITS = 256

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from openqci.link.keyblock import KeyBlock
+from openqci.keysource import KeyBlock
 from openqci.space.errors import RelayError
 from openqci.space.orbits import parse_tle_text
 from openqci.space.pass_key import pass_key

@@ -14,8 +14,8 @@ from openqci.commands.output import console, fail, print_json
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from openqci.network.scenario import Scenario
     from openqci.network.supply import LinkSupply
+    from openqci.scenario import Scenario
 
 __all__ = ["app", "attack", "down", "schema", "show", "status", "up"]
 
@@ -29,7 +29,7 @@ app = typer.Typer(
 @app.command("schema")
 def schema() -> None:
     """Print the JSON Schema of the scenario format (the file docs/scenario.schema.json)."""
-    from openqci.network.scenario import scenario_json_schema
+    from openqci.scenario import scenario_json_schema
 
     sys.stdout.write(json.dumps(scenario_json_schema(), indent=2, ensure_ascii=False) + "\n")
 
@@ -40,8 +40,8 @@ def show(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
     """Sites, links (length, loss, expected key rate) and demands of a scenario."""
-    from openqci.network.scenario import load_scenario
     from openqci.network.supply import expected_supply
+    from openqci.scenario import load_scenario
 
     scenario = load_scenario(scenario_path)
     supply = expected_supply(scenario)

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from openqci.keysource import KeyBlock
 from openqci.kms.committer import GroupCommitter
 from openqci.kms.config import Limits
 from openqci.kms.errors import BadRequestError, KeysNotFoundError, PeerError, UnauthorizedError
@@ -36,7 +37,6 @@ from openqci.kms.requests import (
 )
 from openqci.kms.store import KeyStore
 from openqci.kms.units import owned_parity, units_per_key
-from openqci.link.keyblock import KeyBlock
 
 __all__ = ["KeyManager", "PeerLink", "PoolStatus"]
 

@@ -30,6 +30,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from openqci.keysource import KeyBlock
 from openqci.kms.crypto import MasterKey
 from openqci.kms.errors import (
     KeyShortageError,
@@ -40,7 +41,6 @@ from openqci.kms.errors import (
 )
 from openqci.kms.records import DeliveredKey, KeyPlan, Reservation, UnitState
 from openqci.kms.units import cut_block, units_per_key
-from openqci.link.keyblock import KeyBlock
 
 __all__ = ["Cursor", "SqlKeyStore"]
 
@@ -166,6 +166,19 @@ class SqlKeyStore(ABC):
                 (link_id,),
             )
             return int(cur.fetchall()[0][0])
+
+    def key_counts(self, link_id: str) -> tuple[int, int]:
+        """Return the units of ``link_id`` stored so far (both halves) and how many of them are consumed."""
+        with self._transaction() as cur:
+            cur.execute(
+                self._sql(
+                    "SELECT count(*), coalesce(sum(CASE WHEN state = ? THEN 1 ELSE 0 END), 0) "
+                    "FROM units WHERE link_id = ?"
+                ),
+                (int(UnitState.CONSUMED), link_id),
+            )
+            made, consumed = cur.fetchall()[0]
+            return int(made), int(consumed)
 
     # -- the master side --------------------------------------------------------------------------------
 

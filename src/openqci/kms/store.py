@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Protocol
 
+from openqci.keysource import KeyBlock
 from openqci.kms.records import DeliveredKey, Reservation
-from openqci.link.keyblock import KeyBlock
 
 __all__ = ["KeyStore"]
 
@@ -39,6 +39,10 @@ class KeyStore(Protocol):
 
     def available_units(self, link_id: str) -> int:
         """Return how many units of ``link_id`` this end may still allocate."""
+        ...
+
+    def key_counts(self, link_id: str) -> tuple[int, int]:
+        """Return the units of ``link_id`` stored so far (both halves) and how many of them are consumed."""
         ...
 
     def deliver(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from openqci.link.keyblock import KeyBlock
+from openqci.keysource import KeyBlock
 
 __all__ = ["UnitCut", "cut_block", "join_units", "owned_parity", "unit_key_id", "units_per_key"]
 

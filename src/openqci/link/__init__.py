@@ -10,6 +10,10 @@ Steps are modules of their own (:mod:`~openqci.link.sampler`, :mod:`~openqci.lin
 
 from __future__ import annotations
 
+from openqci.keysource import (
+    KeyBlock,
+)
+from openqci.link import _jit_setup  # noqa: F401  (numba must find its cache directory chosen)
 from openqci.link.auth import (
     KEY_BITS_PER_WORD,
     MERSENNE_61,
@@ -47,9 +51,6 @@ from openqci.link.eve import (
     InterceptResend,
     PhotonNumberSplitting,
     parse_eavesdropper,
-)
-from openqci.link.keyblock import (
-    KeyBlock,
 )
 from openqci.link.photons import (
     MAX_PHOTONS,

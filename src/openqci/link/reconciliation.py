@@ -2,7 +2,7 @@
 
 Inside :mod:`openqci.link` the steps pass key bits as unpacked ``numpy.bool_`` arrays (one element per bit):
 numba kernels and fancy indexing want them so, and packing costs nothing next to the algorithms. Packing
-to bytes happens once, at the :class:`~openqci.link.keyblock.KeyBlock` boundary.
+to bytes happens once, at the :class:`~openqci.keysource.KeyBlock` boundary.
 
 Leakage is counted where messages are produced: every parity or syndrome bit that goes over the public
 channel adds to ``leaked_bits``, and everything sent in clear is kept in ``public_transcript`` so the

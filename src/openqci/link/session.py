@@ -7,7 +7,7 @@ uses the channel's transmittance at its midpoint, so a pass whose loss moves by 
 sampled second by second. A block is either a fixed number of pulses (``block_pulses``: a whole pass, or a
 fixed duration) or as many slices as it takes to gather ``block_bits`` sifted key-basis bits; nothing
 assumes the transmittance stays where it was. Each block is an independent stretch of transmission and
-yields either the same :class:`~openqci.link.keyblock.KeyBlock` at both ends or an
+yields either the same :class:`~openqci.keysource.KeyBlock` at both ends or an
 :class:`AbortReason` and no key. The checks come in the order a real system runs them: authentication
 of the sifting messages, QBER threshold and decoy consistency, error correction, verification, the
 finite-key bound with the bits actually leaked, and authentication of the rest of the conversation
@@ -27,11 +27,11 @@ from enum import Enum
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from openqci.keysource import KeyBlock
 from openqci.link.auth import MERSENNE_61, AuthKeyPool, polynomial_digest
 from openqci.link.channel import ClassicalChannel, End
 from openqci.link.errors import AuthenticationKeyError, InvalidLinkParameterError
 from openqci.link.estimation import ParameterEstimate, estimate_parameters, secret_key_length
-from openqci.link.keyblock import KeyBlock
 from openqci.link.photons import QuantumAttack
 from openqci.link.privacy import ToeplitzFamily, default_backend, seed_spectrum, toeplitz_hash, toeplitz_seed
 from openqci.link.reconciliation import Reconciler, ReconciliationResult

@@ -1,8 +1,8 @@
-"""The trusted-node network: scenarios, key-aware routing, link key supply, the controller and the launcher.
+"""The network runtime: key-aware routing, link key supply, the controller and the launcher.
 
-A scenario file is read once, by :func:`load_scenario`; routing, supply and everything built later take the
-validated :class:`Scenario`. The controller (:class:`Controller`) owns the live topology of a running
-network; :mod:`openqci.network.launcher` runs a whole network on one machine.
+The scenario model lives in :mod:`openqci.scenario` (read once by ``load_scenario``); routing, supply and
+everything here take the validated ``Scenario``. The controller (:class:`Controller`) owns the live
+topology of a running network; :mod:`openqci.network.launcher` runs a whole network on one machine.
 """
 
 from __future__ import annotations
@@ -14,11 +14,9 @@ from openqci.network.errors import (
     NetworkError,
     NoRouteError,
     RoutingError,
-    ScenarioError,
     UnknownKmeError,
     UnknownLinkError,
 )
-from openqci.network.geo import EARTH_MEAN_RADIUS_KM, great_circle_km
 from openqci.network.link_simulator import ChannelEvent, LinkPlan
 from openqci.network.routing import (
     LinkCondition,
@@ -29,39 +27,19 @@ from openqci.network.routing import (
     link_condition,
     link_weight,
 )
-from openqci.network.scenario import (
-    DEFAULT_ROUTE_FACTOR,
-    Demand,
-    FibreLink,
-    LinkProtocol,
-    OrbitalElements,
-    Sae,
-    Satellite,
-    Scenario,
-    Site,
-    SiteRole,
-    TwoLineElements,
-    load_scenario,
-    scenario_json_schema,
-)
 from openqci.network.supply import LinkSupply, expected_supply, link_supply
 from openqci.network.topology import LinkEndReport, LinkStatus, NodeReport, NodeStatus
 
 __all__ = [
-    "DEFAULT_ROUTE_FACTOR",
-    "EARTH_MEAN_RADIUS_KM",
     "Alarm",
     "AlarmKind",
     "AlarmRules",
     "ChannelEvent",
     "Controller",
-    "Demand",
-    "FibreLink",
     "LaunchError",
     "LinkCondition",
     "LinkEndReport",
     "LinkPlan",
-    "LinkProtocol",
     "LinkState",
     "LinkStatus",
     "LinkSupply",
@@ -69,25 +47,14 @@ __all__ = [
     "NoRouteError",
     "NodeReport",
     "NodeStatus",
-    "OrbitalElements",
     "Route",
     "RoutingError",
-    "Sae",
-    "Satellite",
-    "Scenario",
-    "ScenarioError",
-    "Site",
-    "SiteRole",
-    "TwoLineElements",
     "UnknownKmeError",
     "UnknownLinkError",
     "build_graph",
     "choose_route",
     "expected_supply",
-    "great_circle_km",
     "link_condition",
     "link_supply",
     "link_weight",
-    "load_scenario",
-    "scenario_json_schema",
 ]

@@ -20,7 +20,6 @@ import networkx as nx
 from openqci.network.alarms import Alarm, AlarmKind, AlarmRules, alarm_conditions, update_alarms
 from openqci.network.errors import UnknownLinkError
 from openqci.network.routing import LinkState, Route, build_graph, choose_route
-from openqci.network.scenario import Scenario
 from openqci.network.supply import expected_supply
 from openqci.network.topology import (
     LinkEndReport,
@@ -33,6 +32,7 @@ from openqci.network.topology import (
     node_status,
     routing_state,
 )
+from openqci.scenario import Scenario
 
 __all__ = ["Clock", "Controller", "LinkView", "NodeView"]
 

@@ -60,6 +60,8 @@ class LinkEndIn(_In):
     available_key_bits: int = Field(ge=0)
     blocks: int = Field(ge=0)
     up: bool = True
+    made_key_bits: int = Field(default=0, ge=0)
+    consumed_key_bits: int = Field(default=0, ge=0)
 
     def to_report(self) -> LinkEndReport:
         """The stored record."""
@@ -139,6 +141,8 @@ class LinkOut(BaseModel):
     available_key_bits: int | None
     available_key_bits_by_end: dict[str, int]
     blocks_by_end: dict[str, int]
+    made_key_bits_by_end: dict[str, int]
+    consumed_key_bits_by_end: dict[str, int]
     alarms: list[AlarmOut]
 
     @classmethod
@@ -160,6 +164,8 @@ class LinkOut(BaseModel):
             available_key_bits=None if state is None else state.available_key_bits,
             available_key_bits_by_end={e: r.available_key_bits for e, r in link.ends.items()},
             blocks_by_end={e: r.blocks for e, r in link.ends.items()},
+            made_key_bits_by_end={e: r.made_key_bits for e, r in link.ends.items()},
+            consumed_key_bits_by_end={e: r.consumed_key_bits for e, r in link.ends.items()},
             alarms=[AlarmOut.from_alarm(a) for a in view.alarms],
         )
 

@@ -16,8 +16,8 @@ import uvicorn
 from openqci.network.alarms import AlarmRules
 from openqci.network.controller import Controller
 from openqci.network.controller_api import create_controller_app
-from openqci.network.scenario import load_scenario
 from openqci.network.statedir import StateDir, read_secret
+from openqci.scenario import load_scenario
 
 __all__ = ["main"]
 

@@ -8,16 +8,15 @@ These functions do the work; the command only displays it.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
-
-from openqci.kms.tls import client_context
+from openqci.network.controller_client import ControllerClient
 from openqci.network.errors import LaunchError
 from openqci.network.statedir import StateDir, read_state
+from openqci.services.sae_client import SaeClient, SaeClientError
 
 __all__ = ["LinkKey", "RelayedKey", "link_key", "relay_keys"]
 
@@ -35,7 +34,7 @@ class RelayedKey:
 
 @dataclass(frozen=True)
 class LinkKey:
-    """Key a link has made and consumed so far, as counted in the store of its first end."""
+    """Key a link has made and consumed so far, as its first end's site process reported it."""
 
     link: str
     made_bits: int
@@ -62,54 +61,57 @@ def relay_keys(
     layout = StateDir(state_dir.resolve())
     urls = read_state(layout).kme_urls
     found = []
-    with (
-        _sae_client(layout, master, urls[master_kme]) as ask,
-        _sae_client(layout, slave, urls[slave_kme]) as take,
-    ):
-        for _ in range(number):
-            started = time.perf_counter()
-            got = ask.post(f"/api/v1/keys/{slave}/enc_keys", json={"number": 1, "size": size_bits})
-            latency_s = time.perf_counter() - started
-            _check(got, "enc_keys")
-            keys = got.json()["keys"]
-            started = time.perf_counter()
-            back = take.post(
-                f"/api/v1/keys/{master}/dec_keys", json={"key_IDs": [{"key_ID": keys[0]["key_ID"]}]}
-            )
-            retrieved_s = time.perf_counter() - started
-            _check(back, "dec_keys")
-            routes = (got.json().get("key_container_extension") or {}).get("qci_routes", {})
-            route = tuple(routes.get(slave_kme, (master_kme, slave_kme)))
-            found.append(
-                RelayedKey(keys[0]["key_ID"], route, latency_s, retrieved_s, back.json()["keys"] == keys)
-            )
+    options = {"timeout_s": 60.0, "attempts": 1}
+    try:
+        with (
+            SaeClient.from_pki(layout.pki_dir, master, urls[master_kme], **options) as ask,
+            SaeClient.from_pki(layout.pki_dir, slave, urls[slave_kme], **options) as take,
+        ):
+            for _ in range(number):
+                started = time.perf_counter()
+                got = ask.enc_keys(slave, number=1, size_bits=size_bits)
+                latency_s = time.perf_counter() - started
+                started = time.perf_counter()
+                back = take.dec_keys(master, [got.keys[0].key_id])
+                retrieved_s = time.perf_counter() - started
+                route = tuple(got.extension.get("qci_routes", {}).get(slave_kme, (master_kme, slave_kme)))
+                key_id = str(got.keys[0].key_id)
+                found.append(RelayedKey(key_id, route, latency_s, retrieved_s, back.keys == got.keys))
+    except SaeClientError as error:
+        raise LaunchError(str(error)) from None
     return found
 
 
-def link_key(state_dir: Path, links: dict[str, tuple[str, str]], unit_bits: int = 256) -> list[LinkKey]:
-    """Key made and consumed on each of ``links`` (name to its two KMEs), read from the first end's store."""
+def link_key(state_dir: Path, links: dict[str, tuple[str, str]], *, wait_s: float = 15.0) -> list[LinkKey]:
+    """Key made and consumed on each of ``links`` (name to its two KMEs), as the first end last reported.
+
+    The figures come from the controller, which each site process tells once per tick; the call waits
+    until every first end has reported after the call began, so what it returns is no older than the call.
+    """
     layout = StateDir(state_dir.resolve())
-    figures = []
-    for name, (end, _other) in links.items():
-        path = layout.kme_dir(end) / "keys.sqlite"
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10.0) as conn:
-            made, consumed = conn.execute(
-                "SELECT count(*), coalesce(sum(state = 3), 0) FROM units WHERE link_id = ?", (name,)
-            ).fetchone()
-        figures.append(LinkKey(name, int(made) * unit_bits, int(consumed) * unit_bits))
-    return figures
+    asked_at = datetime.now(UTC)
+    deadline = time.monotonic() + wait_s
+    with ControllerClient.from_state_dir(layout) as controller:
+        while True:
+            document = controller.state()
+            reported = {n["qkdn_id"]: n["reported_at"] for n in document["nodes"]}
+            ends = {name: pair[0] for name, pair in links.items()}
+            if all(_after(reported.get(end), asked_at) for end in ends.values()):
+                break
+            if time.monotonic() > deadline:
+                stale = sorted(end for end in ends.values() if not _after(reported.get(end), asked_at))
+                raise LaunchError(f"no fresh report from {', '.join(stale)} within {wait_s:g} s")
+            time.sleep(0.2)
+    by_link = {link["qkdl_id"]: link for link in document["links"]}
+    return [
+        LinkKey(
+            name,
+            by_link[name]["made_key_bits_by_end"].get(end, 0),
+            by_link[name]["consumed_key_bits_by_end"].get(end, 0),
+        )
+        for name, end in ends.items()
+    ]
 
 
-def _sae_client(layout: StateDir, sae: str, url: str) -> httpx.Client:
-    pki = layout.pki_dir
-    context = client_context(pki / "ca.pem", pki / f"{sae}.pem", pki / f"{sae}.key")
-    return httpx.Client(base_url=url, verify=context, timeout=60.0)
-
-
-def _check(response: httpx.Response, what: str) -> None:
-    if response.status_code != 200:
-        try:
-            message = response.json().get("message", response.text)
-        except ValueError:
-            message = response.text
-        raise LaunchError(f"{what} failed: HTTP {response.status_code}: {message}")
+def _after(stamp: str | None, moment: datetime) -> bool:
+    return stamp is not None and datetime.fromisoformat(stamp) > moment

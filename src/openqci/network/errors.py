@@ -1,11 +1,10 @@
-"""Exceptions of the network layer: scenario files and key-aware routing.
+"""Exceptions of the network runtime: key-aware routing, the controller and the launcher.
 
-The tree::
+The tree (a scenario file's problems are :class:`openqci.scenario.ScenarioError`, a sibling of
+``NetworkError`` under ``OpenQciError``)::
 
     OpenQciError
     └── NetworkError
-        ├── ScenarioError      a scenario file that cannot be read or breaks the format; the message names
-        │                      the file, the entry and the field
         ├── RoutingError
         │   ├── UnknownKmeError   a route asked for between KMEs the graph does not hold
         │   └── NoRouteError      no usable path; the message says which links are down, drained or
@@ -27,7 +26,6 @@ __all__ = [
     "NetworkError",
     "NoRouteError",
     "RoutingError",
-    "ScenarioError",
     "UnknownKmeError",
     "UnknownLinkError",
 ]
@@ -35,20 +33,6 @@ __all__ = [
 
 class NetworkError(OpenQciError):
     """Base of every error raised by :mod:`openqci.network`."""
-
-
-class ScenarioError(NetworkError, ValueError):
-    """A scenario file is unreadable, is not YAML, or breaks the scenario format.
-
-    ``problems`` lists every problem found, each as ``entry: field: what is wrong``; the message shows the
-    file and the first problem, and says how many more there are.
-    """
-
-    def __init__(self, path: str, problems: list[str]) -> None:
-        self.path = path
-        self.problems = problems
-        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
-        super().__init__(f"{path}: {problems[0]}{more}")
 
 
 class RoutingError(NetworkError):

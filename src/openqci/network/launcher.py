@@ -31,7 +31,6 @@ from openqci.network.controller_client import ControllerClient
 from openqci.network.errors import LaunchError, UnknownLinkError
 from openqci.network.link_simulator import SEED_BYTES, ChannelEvent, plan_link
 from openqci.network.processes import bind_loopback, is_running, spawn, stop_processes
-from openqci.network.scenario import Scenario, load_scenario
 from openqci.network.statedir import (
     NetworkState,
     ProcessRecord,
@@ -44,6 +43,7 @@ from openqci.network.statedir import (
     write_secret,
     write_state,
 )
+from openqci.scenario import Scenario, load_scenario
 
 __all__ = ["LaunchOptions", "Progress", "attack", "down", "up"]
 

@@ -39,10 +39,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from openqci.link.keyblock import KeyBlock
-from openqci.network.scenario import FibreLink, Scenario
+from openqci.keysource import KeyBlock
 from openqci.physics.keyrate import Protocol, secret_key_rate
 from openqci.physics.presets import get_preset
+from openqci.scenario import FibreLink, Scenario
 
 __all__ = [
     "ABORT_QBER",

@@ -29,9 +29,9 @@ from typing import Any
 
 import numpy as np
 
+from openqci.keysource import KeyBlock
 from openqci.link.cascade import Cascade
 from openqci.link.channel import InProcessChannel
-from openqci.link.keyblock import KeyBlock
 from openqci.link.reconciliation import Reconciler
 from openqci.link.session import BlockOutcome, LinkConfig, LinkSession
 from openqci.space.channel import FreeSpaceChannel

@@ -21,7 +21,7 @@ from typing import Any
 import networkx as nx
 
 from openqci.network.errors import NoRouteError, UnknownKmeError
-from openqci.network.scenario import Scenario
+from openqci.scenario import Scenario
 
 __all__ = [
     "LinkCondition",

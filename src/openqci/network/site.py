@@ -79,6 +79,7 @@ class LinkEnd:
     async def report(self) -> LinkEndIn:
         """This end's view of the link for the controller."""
         units = await asyncio.to_thread(self.reader.available_units, self.plan.link)
+        made, consumed = await asyncio.to_thread(self.reader.key_counts, self.plan.link)
         rate = self.conditions.skr_bps
         return LinkEndIn(
             qkdl_id=self.plan.link,
@@ -89,6 +90,8 @@ class LinkEnd:
             available_key_bits=units * self.plan.unit_bits,
             blocks=self.blocks,
             up=self.conditions.up,
+            made_key_bits=made * self.plan.unit_bits,
+            consumed_key_bits=consumed * self.plan.unit_bits,
         )
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from openqci.network.scenario import FibreLink, Scenario
 from openqci.physics.keyrate import secret_key_rate
 from openqci.physics.presets import get_preset
+from openqci.scenario import FibreLink, Scenario
 
 __all__ = ["LinkSupply", "expected_supply", "link_supply"]
 
@@ -39,7 +39,7 @@ def link_supply(scenario: Scenario, link: FibreLink) -> LinkSupply:
 
     Examples
     --------
-    >>> from openqci.network.scenario import FibreLink, Scenario, Site
+    >>> from openqci.scenario import FibreLink, Scenario, Site
     >>> sites = [Site(name=n, roles=["kme"], latitude_deg=48.0, longitude_deg=2.0) for n in ("a", "b")]
     >>> link = FibreLink(name="ab", site_a="a", site_b="b", preset="gys2004", length_km=50.0)
     >>> supply = link_supply(Scenario(name="x", sites=sites, links=[link]), link)

@@ -79,6 +79,9 @@ class LinkEndReport:
         KeyBlocks handed to this end's KME so far.
     up
         Whether the link runs (a cut fibre reports ``False``).
+    made_key_bits, consumed_key_bits
+        Key this end's store has taken in from the link so far (both halves), and how much of it is
+        consumed.
     """
 
     qkdl_id: str
@@ -89,6 +92,8 @@ class LinkEndReport:
     available_key_bits: int
     blocks: int
     up: bool = True
+    made_key_bits: int = 0
+    consumed_key_bits: int = 0
 
 
 @dataclass(frozen=True)

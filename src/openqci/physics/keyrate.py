@@ -8,7 +8,6 @@ when none is given, and returns a :class:`KeyRateResult` whose fields are arrays
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import TypedDict
 
 import numpy as np
@@ -23,6 +22,7 @@ from openqci.physics.errors import InvalidParameterError
 from openqci.physics.finite_key import finite_key_rate
 from openqci.physics.optimise import maximise
 from openqci.physics.plob import plob_bound
+from openqci.physics.protocols import Protocol
 from openqci.physics.validation import require_non_negative, require_open_unit_interval
 
 __all__ = ["KeyRateResult", "Protocol", "max_distance_km", "secret_key_rate"]
@@ -38,14 +38,6 @@ class _Common(TypedDict):
     distance_km: NDArray[np.float64]
     channel_loss_db: NDArray[np.float64]
     repetition_rate_hz: float
-
-
-class Protocol(StrEnum):
-    """The protocols the models cover."""
-
-    DECOY_BB84 = "decoy-bb84"
-    BBM92 = "bbm92"
-    PLOB = "plob"
 
 
 @dataclass(frozen=True)

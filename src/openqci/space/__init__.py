@@ -24,7 +24,7 @@ from openqci.space.orbits import Satellite, parse_tle_text
 from openqci.space.pass_key import PassKey, PassProfile, pass_key, pass_profile
 from openqci.space.passes import Pass, PassTrack, find_passes, look_at, pass_track
 from openqci.space.presets import MISSIONS, SpaceMission, get_mission
-from openqci.space.relay import KeyMaterial, RelayOutcome, recover_relayed_key, relay_key, xor_keys
+from openqci.space.relay import RelayOutcome, recover_relayed_key, relay_key, xor_keys
 from openqci.space.search import find_windows, maximise_in_windows
 from openqci.space.stations import NIGHT_SUN_ELEVATION_DEG, GroundStation
 from openqci.space.sun import sun_direction_ecef, sun_elevation_deg
@@ -39,7 +39,6 @@ __all__ = [
     "InvalidStationError",
     "InvalidTleError",
     "InvalidWindowError",
-    "KeyMaterial",
     "LinkBudget",
     "Pass",
     "PassKey",

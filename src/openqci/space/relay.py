@@ -8,31 +8,21 @@ Inf. 3, 30 (2017), Sec. "Trusted-node"; Liao et al., PRL 120, 030501 (2018) for 
 Graz). The satellite must store ``K_A`` from the end of pass A until the end of pass B; the relayed key is
 available at both ends only then.
 
-The keys are KeyBlock-like: anything with ``bits`` (packed bytes, MSB first) and ``size_bits``.
+The keys are the KeyBlocks each pass's link delivered (:class:`openqci.keysource.KeyBlock`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 import numpy as np
 
+from openqci.keysource import KeyBlock
 from openqci.space.errors import RelayError
 from openqci.space.passes import Pass
 
-__all__ = ["KeyMaterial", "RelayOutcome", "recover_relayed_key", "relay_key", "xor_keys"]
-
-
-class KeyMaterial(Protocol):
-    """What the relay needs from a block of final key (the link layer's KeyBlock has these)."""
-
-    @property
-    def bits(self) -> bytes: ...
-
-    @property
-    def size_bits(self) -> int: ...
+__all__ = ["RelayOutcome", "recover_relayed_key", "relay_key", "xor_keys"]
 
 
 @dataclass(frozen=True)
@@ -72,7 +62,7 @@ def xor_keys(first: bytes, second: bytes, size_bits: int) -> bytes:
     return _truncate(mixed.tobytes(), size_bits)
 
 
-def relay_key(key_a: KeyMaterial, pass_a: Pass, key_b: KeyMaterial, pass_b: Pass) -> RelayOutcome:
+def relay_key(key_a: KeyBlock, pass_a: Pass, key_b: KeyBlock, pass_b: Pass) -> RelayOutcome:
     """Relay ``key_a`` (shared with A on ``pass_a``) to B through ``key_b`` (shared with B on ``pass_b``).
 
     Raises
@@ -99,7 +89,7 @@ def relay_key(key_a: KeyMaterial, pass_a: Pass, key_b: KeyMaterial, pass_b: Pass
     )
 
 
-def recover_relayed_key(outcome: RelayOutcome, key_b: KeyMaterial) -> bytes:
+def recover_relayed_key(outcome: RelayOutcome, key_b: KeyBlock) -> bytes:
     """Station B's side: the relayed key from the published string and B's own pass key."""
     return xor_keys(outcome.published, key_b.bits, outcome.size_bits)
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from openqci.network.errors import ScenarioError
-from openqci.network.geo import great_circle_km
-from openqci.network.scenario import Scenario, SiteRole, load_scenario, scenario_json_schema
 from openqci.network.supply import expected_supply
+from openqci.scenario import Scenario, SiteRole, load_scenario, scenario_json_schema
+from openqci.scenario.errors import ScenarioError
+from openqci.scenario.geo import great_circle_km
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "scenarios"

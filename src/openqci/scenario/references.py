@@ -1,7 +1,7 @@
 """The cross-reference checks of a scenario: names unique, and every name used points at the right entry.
 
 They run after each entry has passed its own checks, as the last step of validating a
-:class:`~openqci.network.scenario.Scenario`. Each problem comes with the location of the field at fault
+:class:`~openqci.scenario.model.Scenario`. Each problem comes with the location of the field at fault
 (``("links", 3, "site_a")``) so the message can point into the file.
 """
 
@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from openqci.network.problems import Location
+from openqci.scenario.problems import Location
 
 if TYPE_CHECKING:
-    from openqci.network.scenario import Scenario, Site
+    from openqci.scenario.model import Scenario, Site
 
 __all__ = ["reference_problems"]
 

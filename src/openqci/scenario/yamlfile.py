@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from openqci.network.errors import ScenarioError
+from openqci.scenario.errors import ScenarioError
 
 __all__ = ["read_yaml_mapping"]
 

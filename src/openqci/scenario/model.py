@@ -31,13 +31,13 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from openqci.network.errors import ScenarioError
-from openqci.network.geo import great_circle_km
-from openqci.network.problems import REFERENCE_ERROR, describe_validation_error
-from openqci.network.references import reference_problems
-from openqci.network.yamlfile import read_yaml_mapping
-from openqci.physics.keyrate import Protocol
 from openqci.physics.presets import PRESETS
+from openqci.physics.protocols import Protocol
+from openqci.scenario.errors import ScenarioError
+from openqci.scenario.geo import great_circle_km
+from openqci.scenario.problems import REFERENCE_ERROR, describe_validation_error
+from openqci.scenario.references import reference_problems
+from openqci.scenario.yamlfile import read_yaml_mapping
 
 __all__ = [
     "DEFAULT_ROUTE_FACTOR",
