@@ -117,6 +117,10 @@ def _error(tmp_path: Path, text: str) -> ScenarioError:
         ),
         (("preset: yuan2018}", "preset: yuan2018, length_km: -5}"), "links[0] (a-b): length_km: must be > 0"),
         (("preset: yuan2018", "preset: yuan2019"), "links[0] (a-b): preset: unknown preset 'yuan2019'"),
+        (
+            ("preset: yuan2018}", "preset: yuan2018, source: device}"),
+            "links[0] (a-b): source: must be one of",
+        ),
         (("latitude_deg: 48.85, ", ""), "sites[0] (a): latitude_deg: required field is missing"),
         (("kme: b}", "kme: z}"), "saes[1] (sae-b): kme: unknown site 'z'"),
         (("slave_sae: sae-b", "slave_sae: sae-c"), "demands[0] (a-b): slave_sae: unknown SAE 'sae-c'"),

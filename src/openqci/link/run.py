@@ -29,7 +29,13 @@ from openqci.physics.detection import expected_detection
 from openqci.physics.devices import QkdSystem
 from openqci.physics.presets import get_preset
 
-__all__ = ["RECONCILIATION_METHODS", "LinkRunReport", "make_reconciler", "run_link"]
+__all__ = [
+    "RECONCILIATION_METHODS",
+    "LinkRunReport",
+    "continuous_link_config",
+    "make_reconciler",
+    "run_link",
+]
 
 RECONCILIATION_METHODS = ("cascade", "ldpc")
 """Names accepted by :func:`make_reconciler`."""
@@ -148,6 +154,39 @@ def run_link(
             progress(done, blocks)
     wall = time.perf_counter() - start
     return _summarise(outcomes, system, preset, distance_km, eve, reconciliation, wall)
+
+
+def continuous_link_config(
+    preset: str,
+    distance_km: float,
+    *,
+    link_id: str,
+    block_bits: int = 1 << 20,
+    reconciliation: str = "cascade",
+) -> LinkConfig:
+    """A fibre link that runs block after block for as long as it is kept running.
+
+    The settings are finite-key-optimal for blocks of ``block_bits`` sifted key-basis bits, and each
+    block sends the pulses that gather about that many, so every block lasts the same simulated time.
+    """
+    if distance_km < 0:
+        raise InvalidLinkParameterError(f"distance_km must be >= 0, got {distance_km}")
+    system = get_preset(preset)
+    fibre = FibreChannel(distance_km, system.fibre_attenuation_db_per_km)
+    transmittance = float(fibre.transmittance(0.0))
+    epsilon = LinkConfig.epsilon_sec, LinkConfig.epsilon_cor
+    tuned = optimal_settings(
+        system, transmittance, key_bits=block_bits, epsilon_sec=epsilon[0], epsilon_cor=epsilon[1]
+    )
+    block_pulses = max(1, round(block_bits / _sifted_per_pulse(tuned, transmittance)))
+    return LinkConfig(
+        tuned,
+        fibre,
+        make_reconciler(reconciliation),
+        link_id=link_id,
+        block_bits=block_bits,
+        block_pulses=block_pulses,
+    )
 
 
 def _sifted_per_pulse(system: QkdSystem, transmittance: float) -> float:

@@ -6,7 +6,9 @@ token, a PKI for every KME and SAE (:func:`openqci.kms.pki.init_pki`), one KME c
 controller and the site processes (:mod:`openqci.network.site`; ``kmes_per_process`` KMEs each, every KME
 keeping its own TLS identity, port and store), writes ``state.json``, and returns once the controller has
 heard from every KME and both ends of every link. If anything fails it stops what it started and raises
-:class:`LaunchError` with the tail of the failing process's log. :func:`down` stops the processes
+:class:`LaunchError` with the tail of the failing process's log. A link whose scenario entry says
+``source: engine`` gets a process of its own running the link engine (:mod:`openqci.network.engine`),
+which feeds both ends' KMEs; the others run the rate model at each end. :func:`down` stops the processes
 (SIGTERM, then SIGKILL after a timeout); :func:`attack` puts an eavesdropper on (or takes it off) a link.
 """
 
@@ -43,7 +45,7 @@ from openqci.network.statedir import (
     write_secret,
     write_state,
 )
-from openqci.scenario import Scenario, load_scenario
+from openqci.scenario import KeySourceKind, Scenario, load_scenario
 
 __all__ = ["LaunchOptions", "Progress", "attack", "down", "up"]
 
@@ -105,9 +107,9 @@ def down(state_dir: Path, *, timeout_s: float = 10.0) -> list[ProcessRecord]:
     state = read_state(layout)
     marker = str(layout.root)
     running = [p for p in state.processes if is_running(p.pid, marker)]
-    sites = [p.pid for p in running if p.role == "site"]
-    stop_processes(sites, marker, timeout_s=timeout_s)
-    stop_processes([p.pid for p in running if p.role != "site"], marker, timeout_s=timeout_s)
+    for role in ("engine", "site"):  # the engines first: they retry what a stopped site did not take
+        stop_processes([p.pid for p in running if p.role == role], marker, timeout_s=timeout_s)
+    stop_processes([p.pid for p in running if p.role == "controller"], marker, timeout_s=timeout_s)
     layout.state_file.unlink(missing_ok=True)
     return running
 
@@ -261,6 +263,15 @@ def _start(
         started.append(
             ProcessRecord(f"site-{group[0]}", "site", pid, tuple(group), tuple(ports[k] for k in group))
         )
+    for link in scenario.links:
+        if link.source == KeySourceKind.ENGINE:
+            pid = spawn(
+                "openqci.network.engine",
+                ["--state-dir", root, "--link", link.name],
+                log=layout.log_file(f"engine-{link.name}"),
+                sockets=[],
+            )
+            started.append(ProcessRecord(f"engine-{link.name}", "engine", pid, (link.site_a, link.site_b)))
     kme_urls = {name: f"https://127.0.0.1:{ports[name]}" for name in names}
     state = NetworkState(scenario.name, controller_url, kme_urls, tuple(started), time.time())
     write_state(layout, state)
@@ -300,7 +311,7 @@ def _readiness(client: ControllerClient) -> tuple[int, int, str]:
 def _check_alive(layout: StateDir, state: NetworkState) -> None:
     for process in state.processes:
         if not is_running(process.pid, str(layout.root)):
-            log = layout.log_file("controller" if process.role == "controller" else _log_name(process))
+            log = layout.log_file(process.name if process.role != "site" else _log_name(process))
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else "(no log)"
             raise LaunchError(
                 f"{process.name} (pid {process.pid}) exited during start-up; log {log}:\n{tail}"

@@ -79,6 +79,8 @@ class LinkPlan:
     epoch_s: float
     unit_bits: int
     epsilon: float = 1e-10
+    source: str = "model"
+    """``model`` (blocks made at both ends from the seed) or ``engine`` (blocks pushed by the engine)."""
 
     def blocks_due(self, now_s: float) -> int:
         """How many blocks have fallen due by ``now_s`` (block ``n`` is due at the end of tick ``n``)."""
@@ -130,6 +132,7 @@ def plan_link(
         tick_s,
         epoch_s,
         unit_bits,
+        source=str(link.source),
     )
 
 

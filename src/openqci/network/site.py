@@ -1,10 +1,11 @@
-"""A site process: one or more KMEs served over mutual TLS, and the link simulators that feed their stores.
+"""A site process: one or more KMEs served over mutual TLS, and the key sources that feed their stores.
 
-The KME takes KeyBlocks only through its Python API (``manager.add_block``), so the key supply of each link
-end runs in the process of the KME it feeds: one asyncio loop serves every KME of the process under uvicorn
-(each with its own TLS identity, store and port) and, once per tick, hands each link end its due blocks
-(:mod:`openqci.network.link_simulator`) and posts what it sees to the controller. Both ends of a link live
-in different processes and make identical blocks from the link's seed; neither waits for the other.
+The KME takes KeyBlocks only through its Python API (``manager.add_block``), so every link end is fed in
+the process of the KME it feeds: one asyncio loop serves every KME of the process under uvicorn (each with
+its own TLS identity, store and port), hands each model-run link end its due blocks once per tick
+(:mod:`openqci.network.model_source`: both ends make identical blocks from the link's seed, neither waits
+for the other), listens for the engines of engine-run links (:mod:`openqci.network.intake`), and posts
+what every end sees to the controller.
 
 Started by the launcher as ``python -m openqci.network.site --state-dir DIR --controller URL --kme NAME=FD``
 (one ``--kme`` per KME; FD is a listening socket the launcher bound on 127.0.0.1 and passed down, so no
@@ -28,68 +29,68 @@ from pathlib import Path
 import httpx
 import uvicorn
 
+from openqci.keysource import KeyBlock, KeySource, SourceState
 from openqci.kms.config import load_config
 from openqci.kms.node import Kme, build_kme, open_store
 from openqci.kms.server import uvicorn_config
 from openqci.kms.store import KeyStore
 from openqci.network.controller_models import LinkEndIn, NodeIn, ReportIn
-from openqci.network.link_simulator import (
-    ChannelConditions,
-    LinkKeyStream,
-    LinkPlan,
-    conditions_at,
-    make_block,
-)
+from openqci.network.intake import IntakeServer, intake_address, intake_key
+from openqci.network.link_simulator import LinkKeyStream, LinkPlan
+from openqci.network.model_source import ModelKeySource
 from openqci.network.statedir import StateDir, read_channel_events, read_plans, read_secret
 
 __all__ = ["LinkEnd", "main"]
 
 _log = logging.getLogger("openqci.network.site")
 
-_CATCH_UP_BLOCKS = 64
-"""Blocks an end hands over per tick at most, so a late start catches up without stalling the servers."""
-
 
 @dataclass
 class LinkEnd:
-    """One end of a link: makes the link's due blocks and adds them to this end's KME."""
+    """One end of a link in this process: the KME it feeds, and what its key source says of the link.
+
+    A model-run end has its :class:`~openqci.network.model_source.ModelKeySource` here and is asked for
+    its due blocks once per tick; an engine-run end is fed by the engine's process through its
+    :class:`~openqci.network.intake.IntakeServer`, which reports the link's state with every frame.
+    """
 
     plan: LinkPlan
     kme_id: str
-    stream: LinkKeyStream
     kme: Kme
     reader: KeyStore
-    layout: StateDir
-    next_index: int = 0
+    source: KeySource | None = None
+    intake: IntakeServer | None = None
     blocks: int = 0
-    conditions: ChannelConditions = field(default_factory=lambda: ChannelConditions(0.0, 0.0, up=True))
+    state: SourceState = field(
+        default_factory=lambda: SourceState(False, 0.5, 0.0, 0.0, reason="waiting for the link engine")
+    )
+
+    async def add(self, block: KeyBlock) -> None:
+        """Put ``block`` in this end's KME store (returns once it is committed)."""
+        await asyncio.to_thread(self.kme.manager.add_block, block)
+        self.blocks += 1
 
     async def catch_up(self, now_s: float) -> None:
-        """Hand the KME every block due by ``now_s`` (at most a bounded number per call)."""
-        due = min(self.plan.blocks_due(now_s), self.next_index + _CATCH_UP_BLOCKS)
-        events = read_channel_events(self.layout, self.plan.link)
-        for index in range(self.next_index, due):
-            self.conditions = conditions_at(self.plan, events, index)
-            block = make_block(self.plan, self.stream, self.conditions, index)
-            if block is not None:
-                await asyncio.to_thread(self.kme.manager.add_block, block)
-                self.blocks += 1
-        self.next_index = max(self.next_index, due)
+        """Hand the KME the blocks a local key source has due by ``now_s``."""
+        if self.source is None:
+            return
+        for block in await asyncio.to_thread(self.source.blocks_due, now_s):
+            await self.add(block)
+        self.state = self.source.state()
 
     async def report(self) -> LinkEndIn:
         """This end's view of the link for the controller."""
         units = await asyncio.to_thread(self.reader.available_units, self.plan.link)
         made, consumed = await asyncio.to_thread(self.reader.key_counts, self.plan.link)
-        rate = self.conditions.skr_bps
         return LinkEndIn(
             qkdl_id=self.plan.link,
             qkdn_id=self.kme_id,
-            skr_bps=rate,
-            eskr_bps=min(rate, self.plan.intake_cap_bps),
-            qber=self.conditions.qber,
+            skr_bps=self.state.skr_bps,
+            eskr_bps=self.state.eskr_bps,
+            qber=self.state.qber,
             available_key_bits=units * self.plan.unit_bits,
             blocks=self.blocks,
-            up=self.conditions.up,
+            up=self.state.up,
             made_key_bits=made * self.plan.unit_bits,
             consumed_key_bits=consumed * self.plan.unit_bits,
         )
@@ -128,9 +129,30 @@ def _open_site(layout: StateDir, listen: dict[str, int]) -> _Site:
         readers.append(reader)
         for plan in plans.values():
             if name in (plan.site_a, plan.site_b):
-                stream = LinkKeyStream(read_secret(layout.seed_file(plan.link)), plan.link)
-                ends.append(LinkEnd(plan, name, stream, kme, reader, layout))
+                ends.append(_link_end(layout, plan, name, kme, reader))
     return _Site(layout, kmes, servers, sockets, ends, readers)
+
+
+def _link_end(layout: StateDir, plan: LinkPlan, name: str, kme: Kme, reader: KeyStore) -> LinkEnd:
+    seed = read_secret(layout.seed_file(plan.link))
+    if plan.source != "engine":
+        source = ModelKeySource(
+            plan, LinkKeyStream(seed, plan.link), lambda: read_channel_events(layout, plan.link)
+        )
+        return LinkEnd(plan, name, kme, reader, source=source)
+    end = LinkEnd(plan, name, kme, reader)
+
+    def record_state(state: SourceState) -> None:
+        end.state = state
+
+    end.intake = IntakeServer(
+        intake_address(str(layout.root), plan.link, name),
+        intake_key(seed, plan.link, name),
+        plan.link,
+        on_block=end.add,
+        on_state=record_state,
+    )
+    return end
 
 
 async def _tick(site: _Site, client: httpx.AsyncClient, clock: Callable[[], float]) -> None:
@@ -184,10 +206,15 @@ async def _run(site: _Site, controller_url: str, token: str) -> None:
             asyncio.create_task(server.serve(sockets=[site.sockets[name]]))
             for name, server in site.servers.items()
         ]
+        intakes = [end.intake for end in site.ends if end.intake is not None]
+        for intake in intakes:
+            await intake.start()
         supply = asyncio.create_task(_supply(site, client, time.time))
         await asyncio.gather(*serving)
         request_stop()
         await supply
+        for intake in intakes:
+            await intake.close()
     for reader in site.readers:
         reader.close()
 

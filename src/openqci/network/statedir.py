@@ -11,6 +11,7 @@
     DIR/links/plan.json       every link's plan (rates, schedule), read by both of its ends
     DIR/links/LINK.seed       the link's secret seed (0600), from os.urandom
     DIR/links/LINK.channel.json  eavesdropper and fibre-cut events on the link, by block index
+    DIR/engines/LINK/         an engine-run link's blocks not yet held by both ends (0600)
     DIR/logs/NAME.log         each process's output
 
 Secrets are created with ``O_EXCL`` and mode 0600 and never overwritten; JSON files are replaced
@@ -82,13 +83,16 @@ class StateDir:
     def channel_file(self, link: str) -> Path:
         return self.root / "links" / f"{link}.channel.json"
 
+    def engine_dir(self, link: str) -> Path:
+        return self.root / "engines" / link
+
     def log_file(self, name: str) -> Path:
         return self.root / "logs" / f"{name}.log"
 
 
 @dataclass(frozen=True)
 class ProcessRecord:
-    """One process of the network: its name, role (``controller`` or ``site``), pid and what it serves."""
+    """One process of the network: name, role (``controller``, ``site``, ``engine``), pid, what it serves."""
 
     name: str
     role: str

@@ -43,6 +43,7 @@ __all__ = [
     "DEFAULT_ROUTE_FACTOR",
     "Demand",
     "FibreLink",
+    "KeySourceKind",
     "LinkProtocol",
     "OrbitalElements",
     "Sae",
@@ -94,6 +95,16 @@ class LinkProtocol(StrEnum):
     def physics_protocol(self) -> Protocol:
         """The key-rate model of :mod:`openqci.physics.keyrate` for this protocol."""
         return Protocol(self.value)
+
+
+class KeySourceKind(StrEnum):
+    """What makes a fibre link's key in a launched network (``source`` of a link)."""
+
+    MODEL = "model"
+    """The rate model: key at the secret key rate physics predicts, for networks of any size."""
+    ENGINE = "engine"
+    """The link engine in a process of its own: sampled detections, sifting, estimation, Cascade,
+    verification, privacy amplification and authentication, block after block in real time."""
 
 
 class _Entry(BaseModel):
@@ -159,6 +170,8 @@ class FibreLink(_Entry):
     """Fibre length; when absent, the great-circle distance between the ends times route_factor."""
     route_factor: float = Field(default=DEFAULT_ROUTE_FACTOR, ge=1.0, le=5.0)
     """Fibre route length over great-circle distance, used only when length_km is absent."""
+    source: KeySourceKind = KeySourceKind.MODEL
+    """What makes the link's key when the network is launched: the rate model or the link engine."""
 
     @field_validator("site_b")
     @classmethod

@@ -1,0 +1,188 @@
+"""A link engine process: one fibre link's real key, delivered to the KMEs at both of its ends.
+
+Started by the launcher as ``python -m openqci.network.engine --state-dir DIR --link LINK``, one process
+per engine-run link, at a lower scheduling priority than the KMEs (a slow engine falls behind; a starved
+KME would fail its applications). It runs :class:`~openqci.network.engine_source.EngineKeySource` in step
+with the wall clock and sends each block to both ends over the authenticated local channel of
+:mod:`openqci.network.intake`, then reports the link's state to both every second.
+
+Both ends must hold the same blocks or none: a block is written to the link's spool (``DIR/engines/LINK/``,
+mode 0600) before it is sent, and removed (overwritten, then unlinked) only once both ends have
+acknowledged it. An engine killed in between sends the spooled blocks again when it restarts; an end that
+already holds one adds nothing. While an end cannot be reached the engine retries and makes no new key, so
+the spool never holds more than one block. Each block the engine makes, and each it aborts, is logged
+with its block ID.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import signal
+import threading
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from openqci.keysource import KeyBlock
+from openqci.network.engine_source import EngineKeySource
+from openqci.network.intake import IntakeClient, IntakeError, intake_address, intake_key
+from openqci.network.statedir import StateDir, read_channel_events, read_plans, read_secret
+
+__all__ = ["BlockSpool", "main"]
+
+_log = logging.getLogger("openqci.network.engine")
+
+_STATE_EVERY_S = 1.0
+_RETRY_S = 0.5
+_STOP_GRACE_S = 3.0
+
+
+class BlockSpool:
+    """Blocks made but not yet acknowledged by both ends, one file each (mode 0600)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    def put(self, block: KeyBlock) -> None:
+        """Write ``block`` durably before it is sent anywhere."""
+        record = {
+            "link_id": block.link_id,
+            "block_id": str(block.block_id),
+            "size_bits": block.size_bits,
+            "qber": block.qber,
+            "epsilon": block.epsilon,
+            "created_at": block.created_at.isoformat(),
+        }
+        path = self._path(block.block_id)
+        partial = path.with_suffix(".partial")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(json.dumps(record).encode() + b"\n" + block.bits)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(partial, path)
+
+    def pending(self) -> list[KeyBlock]:
+        """The blocks left by an earlier run, oldest first."""
+        blocks = []
+        for path in sorted(self.directory.glob("*.block"), key=lambda p: p.stat().st_mtime):
+            head, _, bits = path.read_bytes().partition(b"\n")
+            record = json.loads(head)
+            blocks.append(
+                KeyBlock(
+                    record["link_id"],
+                    uuid.UUID(record["block_id"]),
+                    bits,
+                    record["size_bits"],
+                    record["qber"],
+                    record["epsilon"],
+                    datetime.fromisoformat(record["created_at"]),
+                )
+            )
+        return blocks
+
+    def remove(self, block: KeyBlock) -> None:
+        """Wipe and delete ``block``'s file once both ends hold it."""
+        path = self._path(block.block_id)
+        with contextlib.suppress(FileNotFoundError):
+            size = path.stat().st_size
+            with path.open("r+b") as handle:
+                handle.write(bytes(size))
+                handle.flush()
+                os.fsync(handle.fileno())
+            path.unlink()
+
+    def _path(self, block_id: uuid.UUID) -> Path:
+        return self.directory / f"{block_id}.block"
+
+
+class _Engine:
+    def __init__(self, layout: StateDir, link: str, stop: threading.Event) -> None:
+        plan = read_plans(layout)[link]
+        seed = read_secret(layout.seed_file(link))
+        root = str(layout.root)
+        self.layout, self.link, self.stop = layout, link, stop
+        self.source = EngineKeySource(plan, rng=np.random.default_rng(), start_s=time.time())
+        self.ends = {
+            kme: IntakeClient(intake_address(root, link, kme), intake_key(seed, link, kme), link)
+            for kme in (plan.site_a, plan.site_b)
+        }
+        self.spool = BlockSpool(layout.engine_dir(link))
+
+    def run(self) -> None:
+        _log.info("engine of %s: blocks of %.3f s of transmission", self.link, self.source.block_s)
+        for block in self.spool.pending():
+            _log.info("resending spooled block %s", block.block_id)
+            self._deliver(block)
+        reported = 0.0
+        while not self.stop.is_set():
+            self.source.set_events(read_channel_events(self.layout, self.link))
+            made = self.source.blocks_due(time.time())
+            for block in made:
+                self.spool.put(block)
+                self._deliver(block)
+            if self.source.started and time.monotonic() - reported >= _STATE_EVERY_S:
+                self._report()
+                reported = time.monotonic()
+            self.stop.wait(max(0.0, min(self.source.next_due_s - time.time(), _STATE_EVERY_S)))
+        for end in self.ends.values():
+            end.close()
+
+    def _deliver(self, block: KeyBlock) -> None:
+        """Send ``block`` to both ends until both hold it, then unspool it.
+
+        A stop request ends the retries only after each end has had :data:`_STOP_GRACE_S` to answer, so a
+        network taken down in order leaves no block behind; one that is not leaves it in the spool.
+        """
+        waiting = dict(self.ends)
+        grace_ends: float | None = None
+        while waiting:
+            if self.stop.is_set():
+                grace_ends = grace_ends or time.monotonic() + _STOP_GRACE_S
+                if time.monotonic() > grace_ends:
+                    break
+            for kme, end in list(waiting.items()):
+                try:
+                    end.send_block(block, self.source.state())
+                    del waiting[kme]
+                except IntakeError as error:
+                    _log.warning("block %s to %s: %s; retrying", block.block_id, kme, error)
+            if waiting:
+                time.sleep(_RETRY_S)
+        if not waiting:
+            self.spool.remove(block)
+
+    def _report(self) -> None:
+        state = self.source.state()
+        for kme, end in self.ends.items():
+            try:
+                end.send_state(state)
+            except IntakeError as error:
+                _log.warning("state to %s: %s", kme, error)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run one link's engine until SIGTERM or SIGINT."""
+    parser = argparse.ArgumentParser(prog="python -m openqci.network.engine", description=__doc__)
+    parser.add_argument("--state-dir", type=Path, required=True)
+    parser.add_argument("--link", required=True)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    with contextlib.suppress(OSError):
+        os.nice(10)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    _Engine(StateDir(args.state_dir.resolve()), args.link, stop).run()
+
+
+if __name__ == "__main__":
+    main()
