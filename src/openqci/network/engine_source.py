@@ -9,6 +9,10 @@ the link falls behind, and once it is more than :data:`MAX_LAG_BLOCKS` blocks be
 transmission it could not process rather than pretend it happened: its effective key rate (key per
 second of wall time) then sits below its secret key rate (key per second of transmission).
 
+The KMEs take in at most the plan's ``intake_cap_bps`` per link, as they do from the rate model: a block
+beyond that budget is cut to whole KME units before it leaves the engine (both ends get the same cut), so
+a fast link cannot flood its KMEs' stores and processes.
+
 The channel's events (an eavesdropper on a fraction of the pulses, a cut fibre) are the network's
 (:class:`~openqci.network.link_simulator.ChannelEvent`): each applies from the time its block index
 stands for in the link's plan. A block the engine cannot prove secure (the QBER above threshold, the
@@ -21,7 +25,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -45,9 +49,10 @@ _RATE_WINDOW = 16
 
 @dataclass(frozen=True)
 class _Done:
-    """One processed block, for the rates: its key, its stretch of transmission, when it finished."""
+    """One processed block, for the rates: key made and handed over, its transmission, when it ended."""
 
-    key_bits: int
+    made_bits: int
+    delivered_bits: int
     block_s: float
     finished_s: float
 
@@ -90,6 +95,7 @@ class EngineKeySource:
         self._events: Sequence[ChannelEvent] = ()
         self._done: deque[_Done] = deque(maxlen=_RATE_WINDOW)
         self._up, self._reason, self._qber = True, "", 0.5
+        self._intake_budget_bits = 0.0
         self.blocks = 0
         self.aborted = 0
 
@@ -123,38 +129,26 @@ class EngineKeySource:
         while self._clock_s + self.block_s <= now_s:
             event = self._event_at(self._clock_s)
             self._clock_s += self.block_s
-            if event.cut:
-                self._up, self._reason, self._qber = False, "fibre cut", 0.5
-                self._done.append(_Done(0, self.block_s, time.time()))
-                continue
-            self._up, self._reason = True, ""
-            self._session.attack = (
-                InterceptResend(event.intercept_resend) if event.intercept_resend > 0 else None
-            )
-            outcome = self._session.run_block()
-            self._qber = float(outcome.qber if outcome.keys is not None else outcome.qber_z)
-            self._done.append(_Done(outcome.final_key_bits, self.block_s, time.time()))
-            if outcome.keys is None:
-                self.aborted += 1
-                reason = outcome.abort_reason.value if outcome.abort_reason else "no key"
-                _log.warning("block aborted: %s (QBER %.4f)", reason, outcome.qber_z)
-                continue
-            self.blocks += 1
-            block = outcome.keys[0]
-            _log.info("block %s: %d key bits, QBER %.4f", block.block_id, block.size_bits, block.qber)
-            made.append(block)
+            block = self._run_block(event)
+            if block is not None:
+                made.append(block)
         return made
 
     def state(self) -> SourceState:
-        """Up or down, the last block's QBER, and the rates over the last blocks."""
-        key_bits = sum(d.key_bits for d in self._done)
+        """Up or down, the last block's QBER, and the rates over the last blocks.
+
+        The secret key rate is key made per second of transmission; the effective rate, key handed to
+        the KMEs per second of wall time (below the other when the engine falls behind or the KMEs'
+        intake is full).
+        """
+        made_bits = sum(d.made_bits for d in self._done)
         transmitted_s = sum(d.block_s for d in self._done)
-        skr = key_bits / transmitted_s if transmitted_s > 0 else 0.0
-        eskr = skr
+        skr = made_bits / transmitted_s if transmitted_s > 0 else 0.0
+        eskr = 0.0
         if len(self._done) > 1:
             wall_s = self._done[-1].finished_s - self._done[0].finished_s
-            later_bits = key_bits - self._done[0].key_bits
-            eskr = min(skr, later_bits / wall_s) if wall_s > 0 else skr
+            later_bits = sum(d.delivered_bits for d in self._done) - self._done[0].delivered_bits
+            eskr = later_bits / wall_s if wall_s > 0 else 0.0
         return SourceState(
             up=self._up,
             qber=min(max(self._qber, 0.0), 0.5),
@@ -163,6 +157,50 @@ class EngineKeySource:
             blocks=self.blocks,
             reason=self._reason,
         )
+
+    def _run_block(self, event: ChannelEvent) -> KeyBlock | None:
+        """One block's transmission under ``event``: the key the KMEs get from it, if any."""
+        if event.cut:
+            self._up, self._reason, self._qber = False, "fibre cut", 0.5
+            self._done.append(_Done(0, 0, self.block_s, time.time()))
+            return None
+        self._up, self._reason = True, ""
+        self._session.attack = InterceptResend(event.intercept_resend) if event.intercept_resend > 0 else None
+        outcome = self._session.run_block()
+        if outcome.keys is None:
+            self._qber = outcome.qber_z
+            self._done.append(_Done(0, 0, self.block_s, time.time()))
+            self.aborted += 1
+            reason = outcome.abort_reason.value if outcome.abort_reason else "no key"
+            _log.warning("block aborted: %s (QBER %.4f)", reason, outcome.qber_z)
+            return None
+        self._qber = outcome.qber
+        block = self._within_intake(outcome.keys[0])
+        delivered = 0 if block is None else block.size_bits
+        self._done.append(_Done(outcome.final_key_bits, delivered, self.block_s, time.time()))
+        if block is None:
+            return None
+        self.blocks += 1
+        _log.info(
+            "block %s: %d key bits (%d made), QBER %.4f",
+            block.block_id,
+            block.size_bits,
+            outcome.final_key_bits,
+            block.qber,
+        )
+        return block
+
+    def _within_intake(self, block: KeyBlock) -> KeyBlock | None:
+        """``block`` cut to the whole units the KMEs' intake budget allows (``None`` for no unit)."""
+        self._intake_budget_bits += self.plan.intake_cap_bps * self.block_s
+        unit = self.plan.unit_bits
+        size = min(block.size_bits, int(self._intake_budget_bits)) // unit * unit
+        self._intake_budget_bits = min(self._intake_budget_bits - size, self.plan.intake_cap_bps)
+        if size <= 0:
+            return None
+        if size == block.size_bits:
+            return block
+        return replace(block, bits=block.bits[: size // 8], size_bits=size)
 
     def _event_at(self, time_s: float) -> ChannelEvent:
         """The channel event in force at wall-clock ``time_s`` (the last one due by then)."""
