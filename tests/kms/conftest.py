@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -22,10 +21,13 @@ StoreFactory = Callable[[], SqlKeyStore]
 
 
 def _postgres_reachable() -> bool:
+    """Whether the server at :data:`PG_URL` (``OPENQCI_TEST_PG_URL``) takes a connection."""
+    import psycopg
+
     try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=1.0):
+        with psycopg.connect(PG_URL, connect_timeout=2):
             return True
-    except OSError:
+    except psycopg.OperationalError:
         return False
 
 
@@ -40,7 +42,7 @@ def store_factory(request: pytest.FixtureRequest, tmp_path) -> Iterator[StoreFac
     made: list[SqlKeyStore] = []
     schemas: list[str] = []
     if request.param == "postgres":
-        require_service("PostgreSQL", _postgres_reachable(), "nothing listens on 127.0.0.1:5432")
+        require_service("PostgreSQL", _postgres_reachable(), f"no connection to {PG_URL!r}")
 
     def make() -> SqlKeyStore:
         key = MasterKey.generate()

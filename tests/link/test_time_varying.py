@@ -9,6 +9,7 @@ import pytest
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
+from openqci.link import ldpc
 from openqci.link.cascade import Cascade
 from openqci.link.channel import InProcessChannel
 from openqci.link.errors import InvalidLinkParameterError
@@ -157,7 +158,6 @@ def test_reconciler_framing(rng: np.random.Generator) -> None:
 
 
 def test_ldpc_gets_the_whole_block_and_its_own_efficiency(rng: np.random.Generator) -> None:
-    ldpc = pytest.importorskip("openqci.link.ldpc")
     system = get_preset("lim2014")
     fibre = FibreChannel(10.0, system.fibre_attenuation_db_per_km)
     link_rng, frame_rng = rng.spawn(2)
@@ -173,7 +173,6 @@ def test_ldpc_gets_the_whole_block_and_its_own_efficiency(rng: np.random.Generat
 
 
 def test_failed_reconciliation_aborts_the_block_before_verification(rng: np.random.Generator) -> None:
-    ldpc = pytest.importorskip("openqci.link.ldpc")
     system = get_preset("lim2014")
     fibre = FibreChannel(10.0, system.fibre_attenuation_db_per_km)
     # Leaking 5 % less than the Shannon limit: no frame can be decoded.
