@@ -24,6 +24,7 @@ from openqci.kms.crypto import MasterKey, write_master_key
 from openqci.kms.errors import (
     BadRequestError,
     ConfigError,
+    KeyFileError,
     KeyShortageError,
     KeysNotFoundError,
     KmsError,
@@ -34,6 +35,8 @@ from openqci.kms.errors import (
     StoreError,
     UnauthorizedError,
 )
+from openqci.kms.key_feed import Feeder, FeedReport
+from openqci.kms.key_files import KeyFileSource
 from openqci.kms.manager import KeyManager, PeerLink
 from openqci.kms.node import Kme, build_kme, open_store
 from openqci.kms.peer import PeerClient
@@ -53,7 +56,11 @@ __all__ = [
     "ConfigError",
     "ControllerRoutes",
     "DeliveredKey",
+    "FeedReport",
+    "Feeder",
     "KeyDelivery",
+    "KeyFileError",
+    "KeyFileSource",
     "KeyManager",
     "KeyPlan",
     "KeyRelay",
