@@ -7,10 +7,16 @@ code, so a drift between the two shows.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
+import random
+import signal
 import sqlite3
+import subprocess
+import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -30,8 +37,10 @@ from openqci.kms.errors import KeyFileError, StoreError
 from openqci.kms.key_feed import Feeder, folder_link
 from openqci.kms.key_files import KeyFileSource, Refusal, Sidecar, check_pair, parse_sidecar
 from openqci.kms.sqlite_store import SqliteKeyStore
+from openqci.kms.units import unit_key_id
 from tests.kms.conftest import make_block
 from tests.kms.harness import make_site
+from tests.kms.servers import serve_site
 
 UNIT_BITS = 256
 
@@ -409,3 +418,223 @@ def test_the_link_and_parity_come_from_the_configuration(tmp_path: Path) -> None
     assert folder_link(load_config(site.config_paths["kme-b"]), "link-ab") == ("link-ab", 1)
     with pytest.raises(KeyFileError, match="'link-zz' is not configured at kme-a"):
         folder_link(load_config(site.config_paths["kme-a"]), "link-zz")
+
+
+# -- the command ------------------------------------------------------------------------------------------
+
+
+def openqci(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "openqci", *args], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def watching(config: Path, folder: Path) -> subprocess.Popen[str]:
+    """``openqci kms feed --watch`` as its own process, polling every 20 ms, summary as JSON."""
+    command = ["kms", "feed", "--config", str(config), "--from", str(folder), "--watch", "--json"]
+    return subprocess.Popen(
+        [sys.executable, "-m", "openqci", *command, "--interval", "0.02"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def stop(process: subprocess.Popen[str]) -> dict[str, Any]:
+    """SIGTERM a watching feeder: it exits 0 and prints its summary."""
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    summary: dict[str, Any] = json.loads(out)
+    return summary
+
+
+def wait_until_taken(*folders: Path, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while any(files_in(f) for f in folders):
+        assert time.monotonic() < deadline, [files_in(f) for f in folders]
+        time.sleep(0.02)
+
+
+def test_feed_once_reports_what_it_ingested_and_refused(tmp_path: Path) -> None:
+    site = make_site(tmp_path)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    blocks = shared_blocks(3)
+    for block in blocks:
+        write_pair(folder, block, f"block-{block.created_at:%H%M%S}")
+    write_pair(folder, make_block("link-ab", 4096), "bad", key=b"short")
+    config = str(site.config_paths["kme-a"])
+    done = openqci("kms", "feed", "--config", config, "--from", str(folder), "--json")
+    assert done.returncode == 0, done.stderr
+    record = json.loads(done.stdout)
+    assert record["kme_id"] == "kme-a"
+    assert record["link_id"] == "link-ab"
+    assert (record["files_ingested"], record["units_added"]) == (3, 48)
+    assert record["ingested"] == [
+        {"file": f"block-{b.created_at:%H%M%S}", "block_id": str(b.block_id), "units_added": 16}
+        for b in blocks
+    ]
+    assert record["refused"] == [
+        {"file": "bad", "reason": "key file truncated: 5 bytes where size_bits 4096 needs 512"}
+    ]
+    assert "bad" in done.stderr  # refusals are logged as well
+    assert files_in(folder) == ["rejected"]
+    write_pair(folder, make_block("link-ab", 4096))
+    text = openqci("kms", "feed", "--config", config, "--from", str(folder))
+    assert text.returncode == 0, text.stderr
+    assert "1 files ingested, 16 units added, 0 refused" in text.stdout
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("missing folder", "does not exist"),
+        ("missing configuration", "cannot read"),
+        ("bad configuration", "unit_bits"),
+        ("unknown link", "'link-zz' is not configured at kme-a"),
+        ("zero interval", "--interval"),
+    ],
+)
+def test_feed_refuses_bad_input_in_one_line(tmp_path: Path, case: str, expected: str) -> None:
+    site = make_site(tmp_path)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    config = site.config_paths["kme-a"]
+    args = ["--config", str(config), "--from", str(folder)]
+    if case == "missing folder":
+        args[3] = str(tmp_path / "nowhere")
+    elif case == "missing configuration":
+        args[1] = str(tmp_path / "nowhere.yaml")
+    elif case == "bad configuration":
+        config.write_text(config.read_text() + "unit_bits: 100\n")
+    elif case == "unknown link":
+        args += ["--link", "link-zz"]
+    else:
+        args += ["--watch", "--interval", "0"]
+    done = openqci("kms", "feed", *args)
+    assert done.returncode != 0
+    assert done.stderr.startswith("openqci: error:"), done.stderr
+    assert expected in done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr  # one line, no traceback
+    assert done.stdout == ""
+
+
+def test_two_served_kmes_fed_from_their_folders_hand_an_sae_pair_identical_keys(tmp_path: Path) -> None:
+    served = serve_site(tmp_path)
+    folders = {name: tmp_path / f"from-{name}" for name in ("kme-a", "kme-b")}
+    feeders = {}
+    try:
+        for name, folder in folders.items():  # beside the running servers, on the same SQLite files
+            folder.mkdir()
+            feeders[name] = watching(served.site.config_paths[name], folder)
+        blocks = shared_blocks(8, 8192)
+        delivered: dict[str, str] = {}
+        master = httpx.Client(
+            base_url=f"https://127.0.0.1:{served.ports['kme-a']}", verify=served.context("sae-a1")
+        )
+        with master:
+            for block in blocks:  # the link hands each block to both ends while the SAE asks for keys
+                for folder in folders.values():
+                    write_pair(folder, block, f"block-{block.block_id}")
+                answer = master.post("/api/v1/keys/sae-b1/enc_keys", json={"number": 2, "size": 256})
+                assert answer.status_code in (200, 503), answer.text
+                if answer.status_code == 200:
+                    delivered |= {k["key_ID"]: k["key"] for k in answer.json()["keys"]}
+            wait_until_taken(*folders.values())
+            answer = master.post("/api/v1/keys/sae-b1/enc_keys", json={"number": 16, "size": 512})
+            assert answer.status_code == 200, answer.text
+            delivered |= {k["key_ID"]: k["key"] for k in answer.json()["keys"]}
+        for feeder in feeders.values():
+            summary = stop(feeder)
+            assert summary == {
+                "kme_id": summary["kme_id"],
+                "link_id": "link-ab",
+                "folder": summary["folder"],
+                "files_ingested": 8,
+                "units_added": 256,
+                "refused": [],
+            }  # a watch's summary counts, it does not list every file
+        slave = httpx.Client(
+            base_url=f"https://127.0.0.1:{served.ports['kme-b']}", verify=served.context("sae-b1")
+        )
+        with slave:
+            ids = [{"key_ID": key_id} for key_id in delivered]
+            answer = slave.post("/api/v1/keys/sae-a1/dec_keys", json={"key_IDs": ids})
+        assert answer.status_code == 200, answer.text
+        assert {k["key_ID"]: k["key"] for k in answer.json()["keys"]} == delivered
+        units = {
+            str(unit_key_id(b.block_id, i)): b.bits[32 * i : 32 * (i + 1)] for b in blocks for i in range(32)
+        }
+        for key_id, key in delivered.items():  # each key starts with the unit its ID names, from the files
+            assert base64.b64decode(key)[:32] == units[key_id]
+    finally:
+        for feeder in feeders.values():
+            if feeder.poll() is None:
+                feeder.kill()
+                feeder.communicate()
+        served.stop()
+
+
+def _produce(folder: Path, blocks: list[KeyBlock], rng: random.Random) -> None:
+    """A device writing blocks one after another; each key file lies alone a moment before its sidecar."""
+    for block in blocks:
+        (folder / f"{block.block_id}.key").write_bytes(block.bits)
+        time.sleep(rng.uniform(0.0, 0.05))
+        temporary = folder / f".{block.block_id}.json.tmp"
+        temporary.write_text(json.dumps(sidecar_of(block)))
+        os.replace(temporary, folder / f"{block.block_id}.json")
+        time.sleep(rng.uniform(0.0, 0.05))
+
+
+def _no_partial_block(store_path: Path, blocks: list[KeyBlock]) -> None:
+    expected = {str(b.block_id): b.size_bits // UNIT_BITS for b in blocks}
+    for block_id, count in units_per_block(store_path).items():
+        assert count == expected[block_id], f"block {block_id} holds {count} of {expected[block_id]} units"
+
+
+def test_a_feeder_killed_at_random_moments_stores_every_block_exactly_once(tmp_path: Path) -> None:
+    rng = random.Random(20261206)
+    site = make_site(tmp_path)
+    config = load_config(site.config_paths["kme-a"])
+    assert config.store.sqlite is not None
+    folder = tmp_path / "in"
+    folder.mkdir()
+    blocks = [make_block("link-ab", rng.choice([256, 2048, 8192])) for _ in range(460)]
+    for block in blocks[:400]:
+        write_pair(folder, block)
+    producer = threading.Thread(target=_produce, args=(folder, blocks[400:], rng))
+    producer.start()
+    left_behind = []
+    try:
+        for _ in range(6):
+            waiting = {n for n in files_in(folder) if n.endswith(".json")}
+            feeder = watching(site.config_paths["kme-a"], folder)
+            deadline = time.monotonic() + 20
+            while waiting <= set(files_in(folder)) and time.monotonic() < deadline:
+                time.sleep(0.002)  # until it has started taking files
+            time.sleep(rng.uniform(0.0, 0.03))
+            feeder.kill()
+            feeder.communicate()
+            left_behind.append(len(files_in(folder)))
+            _no_partial_block(config.store.sqlite, blocks)
+    finally:
+        producer.join()
+    assert sum(1 for left in left_behind if left) >= 4, (
+        f"killed after the feeder had taken all: {left_behind}"
+    )
+    feeder = watching(site.config_paths["kme-a"], folder)
+    wait_until_taken(folder)
+    assert stop(feeder)["refused"] == []
+    assert files_in(folder) == []  # no file left, nothing refused: no rejected/ folder either
+    assert units_per_block(config.store.sqlite) == {str(b.block_id): b.size_bits // UNIT_BITS for b in blocks}
+    master_key = MasterKey.from_file(config.master_key_file)
+    bits = {str(b.block_id): b.bits for b in blocks}
+    with closing(sqlite3.connect(config.store.sqlite)) as db:
+        rows = db.execute("SELECT unit_id, block_id, idx, nonce, material FROM units").fetchall()
+    for unit_id, block_id, index, nonce, material in rows:  # and the stored units hold the files' bits
+        assert unit_id == str(unit_key_id(uuid.UUID(block_id), index))
+        assert (
+            master_key.open(nonce, material, unit_id.encode())
+            == bits[block_id][32 * index : 32 * (index + 1)]
+        )

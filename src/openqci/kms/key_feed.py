@@ -43,32 +43,43 @@ class Ingested:
 
 @dataclass
 class FeedReport:
-    """What a run of the feeder did: pairs ingested (with the units each added) and pairs refused."""
+    """What a run of the feeder did: pairs ingested, units they added, pairs refused.
 
+    ``itemised`` reports keep each pair ingested; the totals of a watch keep only the counts, since a
+    watch may run for months (refusals are kept: they grow no faster than ``rejected/``).
+    """
+
+    itemised: bool = True
+    files_ingested: int = 0
+    units_added: int = 0
     ingested: list[Ingested] = field(default_factory=list)
     refused: list[Refusal] = field(default_factory=list)
 
-    @property
-    def units_added(self) -> int:
-        """Units new to the store (a pair ingested again after a kill adds none)."""
-        return sum(i.units_added for i in self.ingested)
+    def add(self, done: Ingested) -> None:
+        """Count one pair ingested."""
+        self.files_ingested += 1
+        self.units_added += done.units_added
+        if self.itemised:
+            self.ingested.append(done)
 
     def extend(self, other: FeedReport) -> None:
-        """Add ``other``'s pairs to this report."""
-        self.ingested.extend(other.ingested)
+        """Add ``other``'s counts, refusals and (if itemised) pairs to this report."""
+        self.files_ingested += other.files_ingested
+        self.units_added += other.units_added
+        if self.itemised:
+            self.ingested.extend(other.ingested)
         self.refused.extend(other.refused)
 
     def record(self) -> dict[str, Any]:
-        """The report as a JSON-ready mapping."""
-        return {
-            "files_ingested": len(self.ingested),
-            "units_added": self.units_added,
-            "ingested": [
+        """The report as a JSON-ready mapping (``ingested`` lists the pairs of an itemised report)."""
+        record: dict[str, Any] = {"files_ingested": self.files_ingested, "units_added": self.units_added}
+        if self.itemised:
+            record["ingested"] = [
                 {"file": i.name, "block_id": str(i.block_id), "units_added": i.units_added}
                 for i in self.ingested
-            ],
-            "refused": [{"file": r.name, "reason": r.reason} for r in self.refused],
-        }
+            ]
+        record["refused"] = [{"file": r.name, "reason": r.reason} for r in self.refused]
+        return record
 
 
 def folder_link(config: KmeConfig, link_id: str | None) -> tuple[str, int]:
@@ -130,7 +141,7 @@ class Feeder:
                         self._source.requeue(left.block)
                     return report
                 done = self._ingest(pair)
-                report.ingested.append(done)
+                report.add(done)
                 if on_ingested is not None:
                     on_ingested(done)
             if scan.complete:
@@ -149,7 +160,7 @@ class Feeder:
         A round that fails (the store busy beyond its timeout, the folder gone) is logged and tried again
         at the next look; ``on_round`` gets each round that ingested or refused something.
         """
-        total = FeedReport()
+        total = FeedReport(itemised=False)
         while not stop():
             try:
                 report = self.once(stop=stop)
@@ -157,7 +168,7 @@ class Feeder:
                 _log.error("feeding from %s: %s; next try in %g s", self._source.folder, error, interval_s)
             else:
                 total.extend(report)
-                if on_round is not None and (report.ingested or report.refused):
+                if on_round is not None and (report.files_ingested or report.refused):
                     on_round(report)
             _pause(interval_s, stop)
         return total
