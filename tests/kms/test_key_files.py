@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import signal
 import sqlite3
 import subprocess
@@ -638,3 +639,38 @@ def test_a_feeder_killed_at_random_moments_stores_every_block_exactly_once(tmp_p
             master_key.open(nonce, material, unit_id.encode())
             == bits[block_id][32 * index : 32 * (index + 1)]
         )
+
+
+# -- the documentation's example --------------------------------------------------------------------------
+
+DEVICES_DOC = Path(__file__).resolve().parents[2] / "docs" / "devices.md"
+
+
+def _example(marker: str) -> str:
+    """The shell block that follows ``<!-- example: MARKER -->`` in docs/devices.md."""
+    after = DEVICES_DOC.read_text().split(f"<!-- example: {marker} -->", 1)[1]
+    found = re.match(r"\s*```sh\n(.*?)\n```\n", after, re.DOTALL)
+    assert found is not None, f"no shell block after the {marker!r} marker"
+    return found.group(1)
+
+
+def test_the_worked_example_of_the_key_files_section_runs(tmp_path: Path) -> None:
+    script = f'openqci() {{ "{sys.executable}" -m openqci "$@"; }}\n{_example("key files")}'
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    [line] = [text for text in done.stdout.splitlines() if text.startswith('{"kme_id"')]
+    record = json.loads(line)
+    reason = "key file truncated: 100 bytes where size_bits 1024 needs 128"
+    assert (record["files_ingested"], record["units_added"]) == (1, 256)
+    assert record["refused"] == [{"file": "short", "reason": reason}]
+    assert f"\n{reason}\n" in done.stdout  # what `cat incoming/rejected/short.reason` shows
+    assert "0 files ingested, 0 units added, 0 refused" in done.stdout  # the second run
+    assert files_in(tmp_path / "incoming") == ["rejected"]
+    assert units_per_block(tmp_path / "kme-a.sqlite") == {"6b1f3c8e-4a2d-4f7e-9c51-2d8e0a7b3f14": 256}

@@ -5,6 +5,7 @@ Typical use::
     from openqci.kms import build_kme, load_config
     kme = build_kme(load_config(Path("kme.yaml")))
     kme.manager.add_block(block)        # KeyBlocks from the link
+    # or key files from a QKD device: ``openqci kms feed --config kme.yaml --from DIR`` (Feeder)
     # serve kme.app with openqci.kms.serve(kme), or ``openqci kms serve --config kme.yaml``
 """
 
