@@ -357,9 +357,12 @@ class KeyFileSource:
     def remove(self, block: KeyBlock) -> None:
         """Delete the pair of ``block``, which the store now holds durably: mark, wipe, unlink."""
         name = self._handed.pop(block.block_id)
-        with contextlib.suppress(FileNotFoundError):
-            os.replace(self._path(name, SIDECAR_SUFFIX), self._path(name, MARK_SUFFIX))
-        _sync_folder(self.folder)
+        try:
+            with contextlib.suppress(FileNotFoundError):
+                os.replace(self._path(name, SIDECAR_SUFFIX), self._path(name, MARK_SUFFIX))
+            _sync_folder(self.folder)
+        except OSError as error:
+            raise KeyFileError(f"cannot mark pair {name} as ingested: {error.strerror}") from None
         self._finish_removal(name)
 
     def requeue(self, block: KeyBlock) -> None:
@@ -442,8 +445,11 @@ class KeyFileSource:
     def _finish_removal(self, name: str) -> None:
         """Wipe and unlink the key file of a marked pair, then the mark."""
         _wipe(self._path(name, KEY_SUFFIX))
-        self._path(name, MARK_SUFFIX).unlink(missing_ok=True)
-        _sync_folder(self.folder)
+        try:
+            self._path(name, MARK_SUFFIX).unlink(missing_ok=True)
+            _sync_folder(self.folder)
+        except OSError as error:
+            raise KeyFileError(f"cannot remove the mark of pair {name}: {error.strerror}") from None
 
     def _seen(self, block: KeyBlock) -> None:
         made = block.created_at.timestamp()
@@ -605,21 +611,24 @@ def _wipe(path: Path) -> None:
     except OSError as error:
         if error.errno != errno.ELOOP:
             raise KeyFileError(f"cannot wipe {path}: {error.strerror}") from None
-        path.unlink(missing_ok=True)  # a link holds no key material of its own
-        return
+        fd = -1  # a symbolic link holds no key material of its own: it is only unlinked
+    if fd >= 0:
+        try:
+            info = os.fstat(fd)
+            if stat.S_ISREG(info.st_mode):
+                zeros = bytes(min(info.st_size, _WIPE_CHUNK))
+                done = 0
+                while done < info.st_size:
+                    done += os.write(fd, zeros[: info.st_size - done])
+                os.fsync(fd)
+        except OSError as error:
+            raise KeyFileError(f"cannot wipe {path}: {error.strerror}") from None
+        finally:
+            os.close(fd)
     try:
-        info = os.fstat(fd)
-        if stat.S_ISREG(info.st_mode):
-            zeros = bytes(min(info.st_size, _WIPE_CHUNK))
-            done = 0
-            while done < info.st_size:
-                done += os.write(fd, zeros[: info.st_size - done])
-            os.fsync(fd)
+        path.unlink(missing_ok=True)
     except OSError as error:
-        raise KeyFileError(f"cannot wipe {path}: {error.strerror}") from None
-    finally:
-        os.close(fd)
-    path.unlink(missing_ok=True)
+        raise KeyFileError(f"cannot unlink {path}: {error.strerror}") from None
 
 
 def _write_durably(path: Path, data: bytes) -> None:
