@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from openqci.commands.output import console, print_json
+
+if TYPE_CHECKING:
+    from openqci.kms.key_feed import Feeder, FeedReport
 
 __all__ = ["app"]
 
@@ -66,3 +69,110 @@ def masterkey(
 
     write_master_key(path)
     console.print(f"master key written to {path}")
+
+
+@app.command("feed")
+def feed(
+    config: ConfigOption,
+    from_dir: Annotated[
+        Path, typer.Option("--from", help="The folder the QKD device writes NAME.key and NAME.json into.")
+    ],
+    watch: Annotated[
+        bool, typer.Option("--watch", help="Keep looking every --interval seconds until SIGINT or SIGTERM.")
+    ] = False,
+    interval: Annotated[
+        float, typer.Option("--interval", min=0.01, help="Seconds between looks with --watch.")
+    ] = 1.0,
+    link: Annotated[
+        str | None, typer.Option("--link", help="The link the folder feeds (needed if the KME has several).")
+    ] = None,
+    json: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of text.")] = False,
+) -> None:
+    """Add the key files in a folder to the KME's store, each block exactly once, and remove them.
+
+    Refused pairs are moved to the folder's rejected/ beside a NAME.reason file. Runs beside `kms serve`.
+    """
+    from openqci.kms.config import load_config
+    from openqci.kms.key_feed import Feeder, folder_link
+    from openqci.kms.key_files import KeyFileSource
+    from openqci.kms.node import open_store
+
+    settings = load_config(config)
+    link_id, parity = folder_link(settings, link)
+    with KeyFileSource(from_dir, link_id, unit_bits=settings.unit_bits) as source:
+        store = open_store(settings)
+        try:
+            feeder = Feeder(source, store, unit_bits=settings.unit_bits, parity=parity)
+            if watch:
+                if not json:
+                    console.print(f"watching {from_dir} for {settings.kme_id} ({link_id}); Ctrl-C stops")
+                report = _watch(feeder, interval, quiet=json)
+            else:
+                report = _once(feeder, quiet=json)
+        finally:
+            store.close()
+    summary = {"kme_id": settings.kme_id, "link_id": link_id, "folder": str(from_dir)} | report.record()
+    if json:
+        print_json(summary)
+    else:
+        _print_feed_summary(summary)
+
+
+def _once(feeder: Feeder, *, quiet: bool) -> FeedReport:
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    columns = (SpinnerColumn(), TextColumn("{task.completed} key files ingested"))
+    with Progress(*columns, console=console, transient=True, disable=quiet or not console.is_terminal) as bar:
+        task = bar.add_task("ingesting", total=None)
+        return feeder.once(on_ingested=lambda _: bar.advance(task))
+
+
+def _watch(feeder: Feeder, interval_s: float, *, quiet: bool) -> FeedReport:
+    """Feed until SIGINT or SIGTERM: the handlers only raise a flag, so the block in hand is finished."""
+    import signal
+
+    stopping: list[int] = []
+    previous = {
+        number: signal.signal(number, lambda received, _: stopping.append(received))
+        for number in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        return feeder.watch(
+            interval_s=interval_s, stop=lambda: bool(stopping), on_round=None if quiet else _print_round
+        )
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _print_round(report: FeedReport) -> None:
+    import time
+
+    refused = f", {len(report.refused)} refused" if report.refused else ""
+    console.print(
+        f"{time.strftime('%H:%M:%S')} ingested {report.files_ingested} files "
+        f"({report.units_added} units){refused}"
+    )
+    for refusal in report.refused:
+        console.print(
+            f"  refused {refusal.name}: {refusal.reason}", markup=False, highlight=False, soft_wrap=True
+        )
+
+
+def _print_feed_summary(summary: dict[str, Any]) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    console.print(
+        f"{summary['kme_id']} ({summary['link_id']}) from {summary['folder']}: "
+        f"{summary['files_ingested']} files ingested, {summary['units_added']} units added, "
+        f"{len(summary['refused'])} refused",
+        markup=False,
+        soft_wrap=True,
+        highlight=False,
+    )
+    if summary["refused"]:
+        table = Table("refused file", "reason", title=Text(f"moved to {summary['folder']}/rejected/"))
+        for refusal in summary["refused"]:
+            table.add_row(Text(refusal["file"]), Text(refusal["reason"]))
+        console.print(table)

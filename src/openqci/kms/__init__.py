@@ -5,6 +5,7 @@ Typical use::
     from openqci.kms import build_kme, load_config
     kme = build_kme(load_config(Path("kme.yaml")))
     kme.manager.add_block(block)        # KeyBlocks from the link
+    # or key files from a QKD device: ``openqci kms feed --config kme.yaml --from DIR`` (Feeder)
     # serve kme.app with openqci.kms.serve(kme), or ``openqci kms serve --config kme.yaml``
 """
 
@@ -24,6 +25,7 @@ from openqci.kms.crypto import MasterKey, write_master_key
 from openqci.kms.errors import (
     BadRequestError,
     ConfigError,
+    KeyFileError,
     KeyShortageError,
     KeysNotFoundError,
     KmsError,
@@ -34,6 +36,8 @@ from openqci.kms.errors import (
     StoreError,
     UnauthorizedError,
 )
+from openqci.kms.key_feed import Feeder, FeedReport
+from openqci.kms.key_files import KeyFileSource
 from openqci.kms.manager import KeyManager, PeerLink
 from openqci.kms.node import Kme, build_kme, open_store
 from openqci.kms.peer import PeerClient
@@ -53,7 +57,11 @@ __all__ = [
     "ConfigError",
     "ControllerRoutes",
     "DeliveredKey",
+    "FeedReport",
+    "Feeder",
     "KeyDelivery",
+    "KeyFileError",
+    "KeyFileSource",
     "KeyManager",
     "KeyPlan",
     "KeyRelay",

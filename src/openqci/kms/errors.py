@@ -13,6 +13,7 @@ The exception tree::
         │   └── RouteUnavailableError 503, no usable route (the controller's reason)
         ├── StoreError                503, the key store failed (corrupt row, wrong master key)
         ├── ConfigError               a bad KME configuration; names the field
+        ├── KeyFileError              a key file folder that cannot be read, or a key file pair refused
         └── PkiError                  a certificate or key file that cannot be used
 
 One exception handler in :mod:`openqci.kms.api.app` turns any of them into its status and the standard's
@@ -28,6 +29,7 @@ from openqci.errors import OpenQciError
 __all__ = [
     "BadRequestError",
     "ConfigError",
+    "KeyFileError",
     "KeyShortageError",
     "KeysNotFoundError",
     "KmsError",
@@ -94,6 +96,10 @@ class StoreError(KmsError):
 
 class ConfigError(KmsError):
     """A KME configuration that cannot be used; the message names the field."""
+
+
+class KeyFileError(KmsError):
+    """A key file folder that cannot be used, or a key file pair that is refused; says why in one line."""
 
 
 class PkiError(KmsError):
