@@ -11,6 +11,7 @@ Typical use::
 from __future__ import annotations
 
 from openqci.kms.config import (
+    Etsi014SourceConfig,
     KmeConfig,
     Limits,
     PeerConfig,
@@ -24,6 +25,7 @@ from openqci.kms.crypto import MasterKey, write_master_key
 from openqci.kms.errors import (
     BadRequestError,
     ConfigError,
+    DeviceError,
     KeyShortageError,
     KeysNotFoundError,
     KmsError,
@@ -53,6 +55,8 @@ __all__ = [
     "ConfigError",
     "ControllerRoutes",
     "DeliveredKey",
+    "DeviceError",
+    "Etsi014SourceConfig",
     "KeyDelivery",
     "KeyManager",
     "KeyPlan",
