@@ -22,6 +22,7 @@ from openqci.kms.config import (
     load_config,
 )
 from openqci.kms.crypto import MasterKey, write_master_key
+from openqci.kms.device_etsi014 import Etsi014Link
 from openqci.kms.errors import (
     BadRequestError,
     ConfigError,
@@ -56,6 +57,7 @@ __all__ = [
     "ControllerRoutes",
     "DeliveredKey",
     "DeviceError",
+    "Etsi014Link",
     "Etsi014SourceConfig",
     "KeyDelivery",
     "KeyManager",
