@@ -49,7 +49,7 @@ from openqci.services.sae_client import (
     SaeBadRequestError,
     SaeUnavailableError,
 )
-from tests.kms.conftest import make_block
+from tests.kms.conftest import StoreFactory, make_block
 from tests.kms.harness import InProcess, in_process, make_site
 from tests.kms.matrix import NOT_FOUND, is_error
 from tests.kms.servers import free_port
@@ -62,6 +62,8 @@ OTHER = {"kme-a": "kme-b", "kme-b": "kme-a", "device-a": "device-b", "device-b":
 LINK = "link-ab"
 DEVICE_LINK = "qkd-ab"
 OFFER = "/kme/v1/device_keys"
+
+pytestmark = pytest.mark.anyio  # the in-process tests run on asyncio (conftest's anyio_backend)
 DEVICE_BLOCKS = 24  # 65536-bit blocks fed to both devices: 3072 keys of 256 bits in device-a's half
 
 
@@ -366,9 +368,6 @@ def test_device_keys_flow_survive_device_and_kme_kills_and_agree(site: Site) -> 
     assert counts["lost_offers"] <= 1
 
 
-pytestmark = pytest.mark.anyio
-
-
 # -- the agreement rules, one at a time, with scripted devices ----------------------------------------------
 
 
@@ -640,3 +639,30 @@ async def test_the_offer_endpoint_checks_caller_link_size_and_length(linked: Lin
     async with linked.env.client("kme-b", "sae-a1") as sae:
         is_error(await sae.post(OFFER, json=offer), 401)
     assert linked.pair.ends["kme-b"].calls == ["dec_keys"]
+
+
+def test_offers_are_sealed_settled_once_and_wiped_on_both_backends(store_factory: StoreFactory) -> None:
+    store = store_factory()
+    ledger = DeviceLedger(store, link_id=LINK, unit_bits=256, parity=1, epsilon=1e-9)
+    keys = [(uuid.uuid4(), os.urandom(32)) for _ in range(4)]
+    with store.group():
+        offer = ledger.record(keys, 256)
+        assert ledger.record(keys, 256) == offer  # the same keys again: still one offer
+    assert offer.offer_id == device_block_id(LINK, [k for k, _ in keys])
+    assert ledger.pending(10) == [offer]
+    with store.transaction() as cur:
+        cur.execute(store.sql("SELECT material FROM device_offers"))
+        (sealed,) = cur.fetchall()[0]
+    assert all(m not in bytes(sealed) for _, m in keys)
+    with store.group():
+        assert ledger.settle(offer.offer_id) == 4
+        assert ledger.settle(offer.offer_id) == 0
+    assert ledger.holds(offer.offer_id)
+    assert ledger.pending(10) == []
+    assert store.available_units(LINK) == 2  # the odd units: this end's half
+    other = [(uuid.uuid4(), os.urandom(32))]
+    with store.group():
+        dropped = ledger.record(other, 256)
+        ledger.discard(dropped.offer_id)
+    assert ledger.count() == 0
+    assert not ledger.holds(dropped.offer_id)
