@@ -18,6 +18,21 @@ def _edit(path, change) -> None:
     path.write_text(yaml.safe_dump(document))
 
 
+SOURCE = {
+    "kind": "etsi014",
+    "url": "https://device-a:443",
+    "sae_id": "qkd-sae-a",
+    "peer_sae_id": "qkd-sae-b",
+    "ca": "device/ca.pem",
+    "certificate": "device/kme-a.pem",
+    "private_key": "device/kme-a.key",
+}
+
+
+def _with_source(**fields):
+    return lambda d: d["peers"][0].update(source=SOURCE | fields)
+
+
 def test_a_site_configuration_loads_with_paths_resolved(tmp_path) -> None:
     site = make_site(tmp_path)
     config = load_config(site.config_paths["kme-a"])
@@ -25,6 +40,17 @@ def test_a_site_configuration_loads_with_paths_resolved(tmp_path) -> None:
     assert config.host == "127.0.0.1"
     assert config.tls.ca == tmp_path / "pki" / "ca.pem"
     assert config.peers[0].saes == ["sae-b1", "sae-b2", "sae-b3"]
+    assert config.peers[0].source is None
+
+
+def test_a_device_source_loads_with_its_defaults_and_paths_resolved(tmp_path) -> None:
+    site = make_site(tmp_path)
+    _edit(site.config_paths["kme-a"], _with_source(keys_per_request=32))
+    source = load_config(site.config_paths["kme-a"]).peers[0].source
+    assert source is not None
+    assert source.certificate == tmp_path / "device" / "kme-a.pem"
+    assert (source.key_size, source.keys_per_request, source.max_pending_offers) == (256, 32, 8)
+    assert (source.interval_s, source.timeout_s, source.max_backoff_s) == (1.0, 5.0, 10.0)
 
 
 @pytest.mark.parametrize(
@@ -36,6 +62,14 @@ def test_a_site_configuration_loads_with_paths_resolved(tmp_path) -> None:
         (lambda d: d["peers"][0].update(url="ftp://x"), "peers.0.url"),
         (lambda d: d.update(colour="blue"), "colour"),
         (lambda d: d["saes"].append({"sae_id": "sae-b1", "certificate": "x.pem"}), "SAE ID appears twice"),
+        (_with_source(kind="files"), "peers.0.source.kind"),
+        (_with_source(url="http://device-a"), "peers.0.source.url"),
+        (_with_source(colour="blue"), "peers.0.source.colour"),
+        (_with_source(keys_per_request=0), "peers.0.source.keys_per_request"),
+        (_with_source(timeout_s=0), "peers.0.source.timeout_s"),
+        (_with_source(peer_sae_id="qkd-sae-a"), "peers.0.source"),
+        (_with_source(key_size=128), "peers.0.source.key_size"),
+        (lambda d: d["peers"][0].update(source={"kind": "etsi014"}), "peers.0.source.url"),
     ],
 )
 def test_a_bad_configuration_names_the_field(tmp_path, change, field) -> None:

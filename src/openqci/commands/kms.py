@@ -50,7 +50,11 @@ def check(config: ConfigOption, json: Annotated[bool, typer.Option("--json")] = 
         "kme_id": settings.kme_id,
         "listen": f"{settings.host}:{settings.port}",
         "saes": {s.sae_id: read_fingerprint(s.certificate) for s in settings.saes},
-        "peers": {p.kme_id: {"link_id": p.link_id, "url": p.url, "saes": p.saes} for p in settings.peers},
+        "peers": {
+            p.kme_id: {"link_id": p.link_id, "url": p.url, "saes": p.saes}
+            | ({"source": {"kind": p.source.kind, "url": p.source.url}} if p.source else {})
+            for p in settings.peers
+        },
     }
     if json:
         print_json(summary)

@@ -12,6 +12,7 @@ Typical use::
 from __future__ import annotations
 
 from openqci.kms.config import (
+    Etsi014SourceConfig,
     KmeConfig,
     Limits,
     PeerConfig,
@@ -22,9 +23,11 @@ from openqci.kms.config import (
     load_config,
 )
 from openqci.kms.crypto import MasterKey, write_master_key
+from openqci.kms.device_etsi014 import Etsi014Link
 from openqci.kms.errors import (
     BadRequestError,
     ConfigError,
+    DeviceError,
     KeyFileError,
     KeyShortageError,
     KeysNotFoundError,
@@ -57,6 +60,9 @@ __all__ = [
     "ConfigError",
     "ControllerRoutes",
     "DeliveredKey",
+    "DeviceError",
+    "Etsi014Link",
+    "Etsi014SourceConfig",
     "FeedReport",
     "Feeder",
     "KeyDelivery",

@@ -8,7 +8,7 @@ Relative paths are taken from the configuration file's directory. Every problem 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from openqci.kms.errors import ConfigError
 
 __all__ = [
+    "Etsi014SourceConfig",
     "KmeConfig",
     "Limits",
     "PeerConfig",
@@ -80,14 +81,50 @@ class SaeConfig(_Strict):
     certificate: Path
 
 
+class Etsi014SourceConfig(_Strict):
+    """A QKD device that hands its key to this KME over ETSI GS QKD 014 (the KME is one of its SAEs).
+
+    Both ends of the link name their own device: ``sae_id`` is this KME's SAE ID at its device,
+    ``peer_sae_id`` the peer KME's SAE ID at the peer's device. The end whose KME ID sorts first asks its
+    device for keys (enc_keys for ``peer_sae_id``) and offers their IDs to the peer, which takes the same
+    keys from its own device (dec_keys from ``peer_sae_id``). See ``docs/devices.md``.
+    """
+
+    kind: Literal["etsi014"]
+    url: str = Field(pattern=r"^https://")
+    sae_id: str = Field(min_length=1)
+    peer_sae_id: str = Field(min_length=1)
+    ca: Path
+    certificate: Path
+    private_key: Path
+    key_size: int = Field(default=256, gt=0, multiple_of=8)
+    keys_per_request: int = Field(default=16, ge=1, le=1024)
+    interval_s: float = Field(default=1.0, gt=0.0)
+    timeout_s: float = Field(default=5.0, gt=0.0)
+    max_backoff_s: float = Field(default=10.0, gt=0.0)
+    max_pending_offers: int = Field(default=8, ge=1, le=1024)
+    epsilon: float = Field(default=1e-10, gt=0.0, lt=1.0)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Etsi014SourceConfig:
+        if self.sae_id == self.peer_sae_id:
+            raise ValueError("sae_id and peer_sae_id name the two ends' SAEs and must differ")
+        return self
+
+
 class PeerConfig(_Strict):
-    """A KME at the other end of a QKD link, and the SAEs it serves."""
+    """A KME at the other end of a QKD link, and the SAEs it serves.
+
+    ``source`` names the link's key source when this KME takes its key from a QKD device; without it the
+    link's KeyBlocks are fed through the Python API.
+    """
 
     kme_id: str = Field(min_length=1)
     url: str = Field(pattern=r"^https?://")
     certificate: Path
     link_id: str = Field(min_length=1)
     saes: list[str] = Field(default_factory=list)
+    source: Etsi014SourceConfig | None = None
 
 
 class RelayConfig(_Strict):
@@ -136,6 +173,12 @@ class KmeConfig(_Strict):
             raise ValueError("relay.saes must name SAEs of other KMEs (this KME's own go under saes)")
         if len({p.kme_id for p in self.peers} | {self.kme_id}) != len(self.peers) + 1:
             raise ValueError("peer kme_ids must be distinct and differ from kme_id")
+        for i, peer in enumerate(self.peers):
+            if peer.source is not None and peer.source.key_size % self.unit_bits:
+                raise ValueError(
+                    f"peers.{i}.source.key_size ({peer.source.key_size}) must be a multiple of "
+                    f"unit_bits ({self.unit_bits}), so that the device's keys fill whole units"
+                )
         return self
 
 

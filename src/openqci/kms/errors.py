@@ -9,6 +9,7 @@ The exception tree::
         ├── UnauthorizedError         401, the caller is not an SAE the key belongs to
         ├── KeyShortageError          503, not enough key for the pair
         ├── PeerError                 503, the peer KME refused or could not be reached
+        ├── DeviceError               503, a link's QKD device could not be reached or refused
         ├── RelayError                503, a key could not be relayed to a non-neighbour KME; says why
         │   └── RouteUnavailableError 503, no usable route (the controller's reason)
         ├── StoreError                503, the key store failed (corrupt row, wrong master key)
@@ -29,6 +30,7 @@ from openqci.errors import OpenQciError
 __all__ = [
     "BadRequestError",
     "ConfigError",
+    "DeviceError",
     "KeyFileError",
     "KeyShortageError",
     "KeysNotFoundError",
@@ -80,6 +82,10 @@ class KeyShortageError(KmsError):
 
 class PeerError(KmsError):
     """The peer KME could not agree on a request (HTTP 503)."""
+
+
+class DeviceError(KmsError):
+    """The QKD device feeding a link could not be reached or refused a request (HTTP 503)."""
 
 
 class RelayError(KmsError):

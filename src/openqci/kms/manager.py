@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from openqci.keysource import KeyBlock
+from openqci.keysource import KeyBlock, KeySource, SourceState
 from openqci.kms.committer import GroupCommitter
 from openqci.kms.config import Limits
 from openqci.kms.errors import BadRequestError, KeysNotFoundError, PeerError, UnauthorizedError
@@ -59,6 +59,9 @@ class PoolStatus:
     target_kme_id: str
     stored_key_count: int
     limits: Limits
+    link_id: str | None = None
+    link_state: SourceState | None = None
+    """The state of the link's key source, where one is attached (:meth:`KeyManager.attach_source`)."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,7 @@ class KeyManager:
         self._by_sae: dict[str, PeerLink] = {sae: p for p in peers for sae in p.saes}
         self._by_kme: dict[str, PeerLink] = {p.kme_id: p for p in peers}
         self._by_link: dict[str, PeerLink] = {p.link_id: p for p in peers}
+        self._sources: dict[str, KeySource] = {}
         self._pushers = {p.link_id: OutboxPusher(p.link_id, p.client, self._committer) for p in peers}
         neighbours = [(p.kme_id, p.link_id, p.saes, p.client) for p in peers]
         self.relay = None
@@ -107,6 +111,22 @@ class KeyManager:
             raise BadRequestError(f"link {block.link_id!r} is not configured; known: {sorted(self._by_link)}")
         parity = owned_parity(self.kme_id, peer.kme_id)
         return self._store.add_block(block, unit_bits=self._unit_bits, parity=parity)
+
+    def attach_source(self, source: KeySource) -> None:
+        """Report ``source``'s state of its link in Get status (the source feeds the link itself)."""
+        if source.link_id not in self._by_link:
+            raise BadRequestError(f"link {source.link_id!r} is not configured at {self.kme_id}")
+        self._sources[source.link_id] = source
+
+    def link_state(self, link_id: str) -> SourceState | None:
+        """The state of ``link_id`` as its attached key source sees it (None without one)."""
+        source = self._sources.get(link_id)
+        return None if source is None else source.state()
+
+    @property
+    def committer(self) -> GroupCommitter:
+        """The group committer every store call of this KME goes through."""
+        return self._committer
 
     def start(self) -> None:
         """Start pushing delivery records to the peers (records left by an earlier run go first)."""
@@ -140,7 +160,8 @@ class KeyManager:
             return PoolStatus(self.kme_id, target, min(relayable, self.limits.max_key_count), self.limits)
         units = await self._committer.call(self._store.available_units, peer.link_id)
         count = min(units // units_per_key(self.limits.key_size, self._unit_bits), self.limits.max_key_count)
-        return PoolStatus(self.kme_id, peer.kme_id, count, self.limits)
+        state = self.link_state(peer.link_id)
+        return PoolStatus(self.kme_id, peer.kme_id, count, self.limits, peer.link_id, state)
 
     async def enc_keys(
         self,

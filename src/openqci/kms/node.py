@@ -3,6 +3,10 @@
 Peer clients are handed their transports. By default each gets a keep-alive mutual-TLS transport built
 from the KME's own certificate (which carries both client and server usage); tests pass
 ``httpx.ASGITransport`` objects instead to run several KMEs in one process.
+
+A peer whose link names a key source (``source: {kind: etsi014, ...}``) gets a driver
+(:class:`openqci.kms.device_etsi014.Etsi014Link`) that takes the link's key from a QKD device; the app's
+lifespan starts the drivers after the manager and stops them before it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from fastapi import FastAPI
 from openqci.kms.api.app import create_app
 from openqci.kms.config import KmeConfig
 from openqci.kms.crypto import MasterKey
+from openqci.kms.device_etsi014 import Etsi014Link
 from openqci.kms.errors import ConfigError
 from openqci.kms.identity import Directory, read_fingerprint
 from openqci.kms.manager import KeyManager, PeerLink
@@ -28,17 +33,19 @@ from openqci.kms.route_provider import ControllerRoutes, NeighbourRoutes, RouteP
 from openqci.kms.sqlite_store import SqliteKeyStore
 from openqci.kms.sqlstore import SqlKeyStore
 from openqci.kms.tls import client_context
+from openqci.services.sae_client import SaeClient, SaeClientError, mutual_tls_context
 
 __all__ = ["Kme", "build_kme", "open_store"]
 
 
 @dataclass(frozen=True)
 class Kme:
-    """A KME ready to serve: its ASGI app and the manager behind it (for feeding KeyBlocks)."""
+    """A KME ready to serve: its app, the manager behind it (for feeding KeyBlocks), its device links."""
 
     config: KmeConfig
     manager: KeyManager
     app: FastAPI
+    devices: tuple[Etsi014Link, ...] = ()
 
 
 def open_store(config: KmeConfig) -> SqlKeyStore:
@@ -92,15 +99,52 @@ def build_kme(
         unit_bits=config.unit_bits,
         relay=relay,
     )
+    devices = tuple(_device_links(config, peers, manager, store))
+    for device in devices:
+        manager.attach_source(device)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         manager.start()
+        for device in devices:
+            device.start()
         yield
+        for device in devices:
+            await device.stop()
         await manager.aclose()
 
-    app = create_app(manager, directory, lifespan=lifespan)
-    return Kme(config, manager, app)
+    app = create_app(manager, directory, lifespan=lifespan, device_links={d.link_id: d for d in devices})
+    return Kme(config, manager, app, devices)
+
+
+def _device_links(
+    config: KmeConfig, peers: list[PeerLink], manager: KeyManager, store: SqlKeyStore
+) -> list[Etsi014Link]:
+    """The drivers of the links whose key comes from a QKD device over ETSI GS QKD 014."""
+    links = []
+    for i, (entry, peer) in enumerate(zip(config.peers, peers, strict=True)):
+        source = entry.source
+        if source is None:
+            continue
+        try:
+            context = mutual_tls_context(source.ca, source.certificate, source.private_key)
+        except SaeClientError as error:
+            raise ConfigError(f"peers.{i}.source: {error}") from None
+        device = SaeClient(source.url, context, timeout_s=source.timeout_s, attempts=1)
+        links.append(
+            Etsi014Link(
+                kme_id=config.kme_id,
+                peer_kme_id=peer.kme_id,
+                link_id=peer.link_id,
+                config=source,
+                device=device,
+                peer=peer.client,
+                committer=manager.committer,
+                store=store,
+                unit_bits=config.unit_bits,
+            )
+        )
+    return links
 
 
 def _mtls_transport(config: KmeConfig) -> httpx.AsyncBaseTransport:

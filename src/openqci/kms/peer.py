@@ -1,4 +1,5 @@
-"""The client side of KME-to-KME traffic: delivery records (push, pull) and key relay hops (relay, void).
+"""The client side of KME-to-KME traffic: delivery records (push, pull), key relay hops (relay, void) and
+offers of device keys (on links fed by QKD devices over ETSI GS QKD 014).
 
 The client is handed its httpx transport: mutual TLS to a running peer in production, an
 ``httpx.ASGITransport`` over the peer's app in tests, so two KMEs run in one process.
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 
 import httpx
 
+from openqci.kms.api.device_models import DeviceKeysAnswer, DeviceKeysOffer
 from openqci.kms.api.kx_models import Confirmation, DeliveryBatch, PullRequest
 from openqci.kms.api.relay_models import HopMessage, RelayAck, VoidMessage
 from openqci.kms.errors import PeerError
@@ -60,6 +62,14 @@ class PeerClient:
     async def void(self, message: VoidMessage, *, timeout_s: float) -> None:
         """Tell the next KME of a route to void a relay (and to pass the void on)."""
         await self._post("/kme/v1/ext_keys_void", message.model_dump_json(), timeout_s=timeout_s)
+
+    async def offer_device_keys(self, offer: DeviceKeysOffer, *, timeout_s: float) -> DeviceKeysAnswer:
+        """Offer device keys to the peer, which takes the same keys from its own device; return its answer."""
+        response = await self._post("/kme/v1/device_keys", offer.model_dump_json(), timeout_s=timeout_s)
+        try:
+            return DeviceKeysAnswer.model_validate_json(response.content)
+        except ValueError:
+            raise PeerError(f"peer KME {self.kme_id} sent a malformed answer to a device key offer") from None
 
     async def _post(self, path: str, body: str | bytes, *, timeout_s: float | None = None) -> httpx.Response:
         timeout = httpx.USE_CLIENT_DEFAULT if timeout_s is None else httpx.Timeout(timeout_s)

@@ -48,6 +48,17 @@ CREATE TABLE IF NOT EXISTS deliveries (
     confirmed INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS deliveries_outbox ON deliveries (link_id, confirmed, seq);
+CREATE TABLE IF NOT EXISTS device_offers (
+    seq {serial_key},
+    offer_id TEXT NOT NULL UNIQUE,
+    link_id TEXT NOT NULL,
+    key_ids TEXT NOT NULL,
+    key_bits INTEGER NOT NULL,
+    nonce {blob} NOT NULL,
+    material {blob} NOT NULL,
+    created_s {real} NOT NULL
+);
+CREATE INDEX IF NOT EXISTS device_offers_link ON device_offers (link_id, seq);
 CREATE TABLE IF NOT EXISTS relays (
     relay_id TEXT PRIMARY KEY,
     status INTEGER NOT NULL,

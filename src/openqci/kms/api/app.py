@@ -9,7 +9,7 @@ and an unexpected failure is 503, the only server-side code the standard defines
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -19,7 +19,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from openqci.kms.api import etsi014, kx, relay
+from openqci.kms.api import device, etsi014, kx, relay
+from openqci.kms.device_etsi014 import Etsi014Link
 from openqci.kms.errors import KmsError
 from openqci.kms.identity import Directory
 from openqci.kms.manager import KeyManager
@@ -31,8 +32,18 @@ _log = logging.getLogger(__name__)
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
-def create_app(manager: KeyManager, directory: Directory, *, lifespan: Lifespan | None = None) -> FastAPI:
-    """Return the ASGI app of one KME serving its SAEs through ``manager``."""
+def create_app(
+    manager: KeyManager,
+    directory: Directory,
+    *,
+    lifespan: Lifespan | None = None,
+    device_links: Mapping[str, Etsi014Link] | None = None,
+) -> FastAPI:
+    """Return the ASGI app of one KME serving its SAEs through ``manager``.
+
+    ``device_links`` (by link ID) are the links whose key this KME takes from a QKD device; their peers
+    offer device keys through the app.
+    """
     app = FastAPI(
         title=f"OpenQCI KME {manager.kme_id}",
         summary="ETSI GS QKD 014 V1.1.1 key delivery",
@@ -41,9 +52,11 @@ def create_app(manager: KeyManager, directory: Directory, *, lifespan: Lifespan 
     )
     app.state.manager = manager
     app.state.directory = directory
+    app.state.device_links = dict(device_links or {})
     app.include_router(etsi014.router)
     app.include_router(kx.router)
     app.include_router(relay.router)
+    app.include_router(device.router)
     app.add_exception_handler(KmsError, _kms_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

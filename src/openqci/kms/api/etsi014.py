@@ -32,7 +32,11 @@ router = APIRouter(prefix="/api/v1/keys", tags=["ETSI GS QKD 014"], responses=_E
 
 @router.get("/{slave_SAE_ID}/status", response_model=Status)
 async def get_status(slave_SAE_ID: str, caller: CallerSae, manager: Manager) -> Response:
-    """Get status (clause 5.1) of the keys for the caller and ``slave_SAE_ID``."""
+    """Get status (clause 5.1) of the keys for the caller and ``slave_SAE_ID``.
+
+    On a link fed by a key source that reports its state (a QKD device), ``status_extension`` carries it:
+    ``{"qci_link": {"link_id", "up", "reason", "blocks"}}``.
+    """
     pool = await manager.status(caller, slave_SAE_ID)
     limits = pool.limits
     status = dict(
@@ -48,6 +52,11 @@ async def get_status(slave_SAE_ID: str, caller: CallerSae, manager: Manager) -> 
         min_key_size=limits.min_key_size,
         max_SAE_ID_count=limits.max_SAE_ID_count,
     )
+    if pool.link_state is not None:
+        link = pool.link_state
+        status["status_extension"] = {
+            "qci_link": {"link_id": pool.link_id, "up": link.up, "reason": link.reason, "blocks": link.blocks}
+        }
     return _json(status)
 
 
