@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 from openqci.commands.output import console, fail, print_json
 
 if TYPE_CHECKING:
-    from openqci.physics import KeyRateResult, QkdSystem
+    from openqci.physics import KeyRateResult, Protocol, QkdSystem
 
 __all__ = ["keyrate", "parse_sweep"]
 
@@ -23,13 +23,16 @@ EnumT = TypeVar("EnumT", bound=Enum)
 def keyrate(
     protocol: Annotated[str, typer.Option(help="decoy-bb84, bbm92 or plob.")] = "decoy-bb84",
     preset: Annotated[str, typer.Option(help="Device preset (see `openqci presets`).")] = "gys2004",
-    distance_km: Annotated[float, typer.Option("--distance-km", help="Fibre length in km.")] = 50.0,
+    distance_km: Annotated[
+        float | None, typer.Option("--distance-km", help="Fibre length in km (default 50).")
+    ] = None,
     mu: Annotated[
         float | None, typer.Option(help="Signal intensity (pair number for bbm92); optimised if absent.")
     ] = None,
     decoys: Annotated[
-        str, typer.Option(help="Asymptotic decoy analysis: infinite or vacuum-weak.")
-    ] = "infinite",
+        str | None,
+        typer.Option(help="Asymptotic decoy analysis of decoy-bb84: infinite (default) or vacuum-weak."),
+    ] = None,
     block_size: Annotated[
         float | None, typer.Option("--block-size", help="Finite key: key-basis detections per block.")
     ] = None,
@@ -38,7 +41,8 @@ def keyrate(
         str | None, typer.Option(help="START:STOP:STEP in km, instead of --distance-km.")
     ] = None,
     plot: Annotated[
-        Path | None, typer.Option(help="With --sweep: write a rate-versus-distance PNG here.")
+        Path | None,
+        typer.Option(help="With --sweep: write the rate-versus-distance figure here (.png, .pdf or .svg)."),
     ] = None,
     max_distance: Annotated[
         bool, typer.Option("--max-distance", help="Print where the key rate reaches zero.")
@@ -49,7 +53,13 @@ def keyrate(
     from openqci.physics import DecoyMethod, Protocol, get_preset, max_distance_km, secret_key_rate
 
     chosen = _choice(Protocol, protocol, "protocol")
-    method = _choice(DecoyMethod, decoys, "decoys")
+    method = _choice(DecoyMethod, decoys or "infinite", "decoys")
+    _refuse_contradictions(
+        chosen, mu=mu, decoys=decoys, block_size=block_size, sweep=sweep, distance_km=distance_km
+    )
+    _refuse_contradictions_of_max_distance(max_distance, sweep=sweep, distance_km=distance_km, plot=plot)
+    if plot is not None:
+        _check_plot_path(plot)
     system = get_preset(preset)
     if max_distance:
         found = max_distance_km(
@@ -57,7 +67,9 @@ def keyrate(
         )
         _report_max_distance(found, json_output)
         return
-    distances = parse_sweep(sweep) if sweep is not None else np.array([distance_km])
+    distances = (
+        parse_sweep(sweep) if sweep is not None else np.array([50.0 if distance_km is None else distance_km])
+    )
     if plot is not None and sweep is None:
         fail("--plot needs --sweep START:STOP:STEP")
     result = secret_key_rate(
@@ -84,6 +96,53 @@ def parse_sweep(text: str) -> NDArray[np.float64]:
     if count > 100_000:
         fail(f"--sweep asks for {count} points; at most 100000")
     return np.asarray(start + step * np.arange(count), dtype=np.float64)
+
+
+PLOT_FORMATS = (".png", ".pdf", ".svg")
+"""Figure formats ``--plot`` writes (chosen by the file's suffix)."""
+
+
+def _refuse_contradictions(
+    protocol: Protocol,
+    *,
+    mu: float | None,
+    decoys: str | None,
+    block_size: float | None,
+    sweep: str | None,
+    distance_km: float | None,
+) -> None:
+    """Options that the chosen protocol would ignore, or that say the same thing twice, are refused."""
+    from openqci.physics import Protocol
+
+    if protocol is Protocol.PLOB:
+        given = [name for name, value in (("--mu", mu), ("--block-size", block_size)) if value is not None]
+        if given:
+            fail(f"--protocol plob is a bound on the channel alone: {' and '.join(given)} do not apply")
+    if protocol is not Protocol.DECOY_BB84 and decoys is not None:
+        fail(f"--decoys applies to --protocol decoy-bb84 only, not {protocol.value}")
+    if sweep is not None and distance_km is not None:
+        fail("give --sweep START:STOP:STEP or --distance-km, not both")
+
+
+def _refuse_contradictions_of_max_distance(
+    max_distance: bool, *, sweep: str | None, distance_km: float | None, plot: Path | None
+) -> None:
+    if not max_distance:
+        return
+    given = [
+        name
+        for name, value in (("--sweep", sweep), ("--distance-km", distance_km), ("--plot", plot))
+        if value is not None
+    ]
+    if given:
+        fail(f"--max-distance finds the distance itself: drop {' and '.join(given)}")
+
+
+def _check_plot_path(path: Path) -> None:
+    if path.suffix.lower() not in PLOT_FORMATS:
+        fail(f"--plot {path}: the figure is written as {', '.join(PLOT_FORMATS)} (from the file's suffix)")
+    if not path.resolve().parent.is_dir():
+        fail(f"--plot {path}: the folder {path.resolve().parent} does not exist")
 
 
 def _choice(enum: type[EnumT], value: str, option: str) -> EnumT:

@@ -118,9 +118,12 @@ def parse_eavesdropper(text: str) -> InterceptResend | PhotonNumberSplitting | C
     name, _, argument = text.partition(":")
     if name == "intercept-resend":
         try:
-            return InterceptResend(float(argument) if argument else 1.0)
+            return InterceptResend(float(argument))
         except ValueError:
-            raise InvalidLinkParameterError(f"intercept-resend needs a fraction, got {argument!r}") from None
+            raise InvalidLinkParameterError(
+                f"intercept-resend needs the fraction of pulses it intercepts, e.g. intercept-resend:0.3; "
+                f"got {text!r}"
+            ) from None
     if name == "pns" and not argument:
         return PhotonNumberSplitting()
     if name == "tamper":

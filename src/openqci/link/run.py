@@ -37,6 +37,9 @@ __all__ = [
     "run_link",
 ]
 
+MIN_BLOCK_BITS = 1024
+"""The smallest block a link run takes (``LinkConfig``'s own floor)."""
+
 RECONCILIATION_METHODS = ("cascade", "ldpc")
 """Names accepted by :func:`make_reconciler`."""
 
@@ -121,8 +124,12 @@ def run_link(
     preset's own. ``progress(done, total)`` is called after each block. With ``overlap`` the next block
     is transmitted while this one is post-processed (:meth:`LinkSession.stream`).
     """
-    if duration_s <= 0 or distance_km < 0:
-        raise InvalidLinkParameterError("duration_s must be > 0 and distance_km >= 0")
+    if not duration_s > 0:
+        raise InvalidLinkParameterError(f"the duration must be > 0 seconds, got {duration_s:g}")
+    if not distance_km >= 0:
+        raise InvalidLinkParameterError(f"the distance must be >= 0 km, got {distance_km:g}")
+    if block_bits < MIN_BLOCK_BITS:
+        raise InvalidLinkParameterError(f"blocks must hold at least {MIN_BLOCK_BITS} bits, got {block_bits}")
     system = get_preset(preset)
     fibre = FibreChannel(distance_km, system.fibre_attenuation_db_per_km)
     transmittance = float(fibre.transmittance(0.0))
@@ -169,8 +176,8 @@ def continuous_link_config(
     The settings are finite-key-optimal for blocks of ``block_bits`` sifted key-basis bits, and each
     block sends the pulses that gather about that many, so every block lasts the same simulated time.
     """
-    if distance_km < 0:
-        raise InvalidLinkParameterError(f"distance_km must be >= 0, got {distance_km}")
+    if not distance_km >= 0:
+        raise InvalidLinkParameterError(f"the distance must be >= 0 km, got {distance_km:g}")
     system = get_preset(preset)
     fibre = FibreChannel(distance_km, system.fibre_attenuation_db_per_km)
     transmittance = float(fibre.transmittance(0.0))
