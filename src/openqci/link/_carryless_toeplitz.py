@@ -283,27 +283,29 @@ def toeplitz_product(
     offset: int,
     *,
     vector_words: int | None = None,
-    leaf_vectors: int = LEAF_VECTORS[0],
+    leaf_vectors: int | None = None,
 ) -> NDArray[np.bool_]:
     """``y_i = XOR_j seed[i - j + offset] vector[j]`` for ``i < rows``; seed indices out of range read 0.
 
     The ``rows x vector.size`` matrix is cut into square blocks of ``Q`` bits along its longer side
     (``Q`` covers the shorter one), each block a product of :func:`block_words` words. ``vector_words``
     picks a width of :data:`VECTOR_WORDS` (default: the widest), ``leaf_vectors`` one of
-    :data:`LEAF_VECTORS`, the largest leaf (:func:`leaf_words`); the result is the same for all.
+    :data:`LEAF_VECTORS`, the largest leaf (:func:`leaf_words`; default: the largest); the result is
+    the same for all.
     """
     if not VECTOR_WORDS:
         raise RuntimeError("the carry-less product needs an x86-64 CPU with PCLMULQDQ")
     width = VECTOR_WORDS[0] if vector_words is None else vector_words
     if width not in VECTOR_WORDS:
         raise RuntimeError(f"this host runs carry-less vectors of {VECTOR_WORDS} words, not {width}")
-    if leaf_vectors not in LEAF_VECTORS:
-        raise RuntimeError(f"leaves of {LEAF_VECTORS} vectors at most are compiled, not {leaf_vectors}")
+    most = LEAF_VECTORS[0] if leaf_vectors is None else leaf_vectors
+    if most not in LEAF_VECTORS:
+        raise RuntimeError(f"leaves of {LEAF_VECTORS} vectors at most are compiled, not {most}")
     block = _BLOCKS[width]
     columns = vector.size
     words = block_words(-(-min(rows, columns) // 64), width)
     bits = 64 * words
-    leaf = leaf_words(words, width, leaf_vectors)
+    leaf = leaf_words(words, width, most)
     seed_at, x_at, y_at, free = _GUARD, _GUARD + 2 * words, _GUARD + 3 * words, _GUARD + 4 * words
     work = np.zeros(free + 14 * words + 4 * _GUARD, dtype=np.uint64)
     out = np.zeros(-(-rows // bits) * bits, dtype=np.bool_)

@@ -1,12 +1,15 @@
 """Which privacy-amplification backend runs by default: measured once per CPU target, then stored.
 
 The carry-less product runs on vectors of 128, 256 or 512 bits where the CPU has the instructions,
-and the FFT runs anywhere. The widest vector is not always the fastest: on an AMD EPYC whose AVX-512
-unit runs 512-bit instructions as two halves, the hash of 2^24 bits ran at 72 Mbit/s with 256-bit
-leaves and 54 with 512-bit ones in the same run. So at first use in a process, unless a choice is
+with a recursion that may stop at leaves of up to 8, 4 or 2 vectors, and the FFT runs anywhere. The
+widest vector is not always the fastest, nor is one leaf size best everywhere: on an AMD EPYC whose
+AVX-512 unit runs 512-bit instructions as two halves, the hash of 2^24 bits ran at 72 Mbit/s with
+256-bit vectors and 54 with 512-bit ones at the former eight-vector leaves, and at 116 with 512-bit
+vectors and two-vector leaves, in the same run. So at first use in a process, unless figures are
 stored already, every candidate (:func:`candidates`) hashes :data:`MEASURE_BITS` bits to half that
-(the modified family the session uses), interleaved and best of :data:`REPEATS`, after one small
-untimed call that loads or compiles its kernel; the fastest is used (about 0.2 s of hashing).
+(the modified family the session uses), interleaved and best of :data:`REPEATS` in CPU time, after
+one small untimed call that loads or compiles its kernel; the fastest is used. That is about a
+quarter of a second of hashing, most of it the FFT's.
 
 The figures are stored with numba's compiled code, as JSON in numba's cache directory (the
 source-keyed one of :mod:`openqci._jit_cache`, or ``NUMBA_CACHE_DIR``), in a file named after the CPU
@@ -16,8 +19,10 @@ so measure again. A file that does not parse, names another target or lacks a ca
 over.
 
 :data:`ENVIRONMENT_VARIABLE` (``OPENQCI_PA_BACKEND``) overrides the choice: ``auto`` (the default),
-``carryless`` (the fastest carry-less width), or one candidate (``carryless-512``, ``carryless-256``,
-``carryless-128``, ``fft``) among those this CPU runs. Every backend and width gives the same bits.
+``carryless`` (the fastest carry-less candidate), ``fft``, a vector width (``carryless-512``,
+``carryless-256``, ``carryless-128``: its fastest leaf, from the same figures), or one candidate
+outright (``carryless-512-leaf16``: 512-bit vectors, leaves of at most 16 words; never measures),
+among those this CPU runs. Every backend, width and leaf gives the same bits.
 """
 
 from __future__ import annotations
@@ -56,10 +61,10 @@ __all__ = [
 ]
 
 ENVIRONMENT_VARIABLE = "OPENQCI_PA_BACKEND"
-"""Forces the backend: ``auto``, ``carryless``, ``carryless-512``, ``-256``, ``-128`` or ``fft``."""
+"""Forces the backend: ``auto``, ``carryless``, ``fft``, a width (``carryless-256``) or a candidate."""
 
 MEASURE_BITS = 1 << 20
-"""Key bits each candidate hashes (to half as many) when measured: 3-5 ms carry-less, about 30 ms by FFT."""
+"""Key bits each candidate hashes (to half as many) when measured: 2-5 ms carry-less, about 30 ms by FFT."""
 
 REPEATS = 4
 """Timed calls per candidate, interleaved; the best counts."""
@@ -76,12 +81,12 @@ class BackendChoice:
     """The candidate that runs, and the figures it was chosen by."""
 
     name: str
-    """``carryless-512``, ``carryless-256``, ``carryless-128`` or ``fft``."""
+    """``carryless-<bits>-leaf<words>`` (vector width in bits, largest leaf in 64-bit words) or ``fft``."""
     rates: Mapping[str, float] = field(default_factory=dict)
     """Input bits per second of every candidate at :data:`MEASURE_BITS` bits (empty if none measured)."""
     source: Literal["measured", "stored", "environment", "only candidate"] = "measured"
-    """Where the choice came from: measured in this process, read from the stored file, forced by
-    :data:`ENVIRONMENT_VARIABLE`, or the one candidate this CPU has."""
+    """Where the choice came from: figures measured in this process, figures read from the stored
+    file, :data:`ENVIRONMENT_VARIABLE` naming the candidate outright, or the one candidate there is."""
 
     @property
     def backend(self) -> Literal["carryless", "fft"]:
@@ -89,18 +94,33 @@ class BackendChoice:
         return "fft" if self.name == "fft" else "carryless"
 
     @property
+    def width(self) -> str:
+        """``carryless-512``, ``carryless-256``, ``carryless-128`` or ``fft``."""
+        return self.name.split("-leaf")[0]
+
+    @property
     def vector_words(self) -> int | None:
         """64-bit words per carry-less vector (8, 4 or 2); None for the FFT."""
-        return None if self.name == "fft" else int(self.name.removeprefix("carryless-")) // 64
+        return None if self.name == "fft" else int(self.width.removeprefix("carryless-")) // 64
+
+    @property
+    def leaf_vectors(self) -> int | None:
+        """The largest leaf in vectors (one of ``LEAF_VECTORS``); None for the FFT."""
+        if self.vector_words is None:
+            return None
+        return int(self.name.split("-leaf")[1]) // self.vector_words
 
 
 def candidates() -> tuple[str, ...]:
-    """Backends this CPU runs, carry-less widths widest first, then ``fft``."""
-    return (*(f"carryless-{64 * words}" for words in _carryless_toeplitz.VECTOR_WORDS), "fft")
+    """What this CPU runs: ``carryless-<bits>-leaf<words>`` for every vector width (widest first) and
+    largest leaf (largest first), then ``fft``."""
+    words = _carryless_toeplitz.VECTOR_WORDS
+    leaves = _carryless_toeplitz.LEAF_VECTORS
+    return (*(f"carryless-{64 * w}-leaf{v * w}" for w in words for v in leaves), "fft")
 
 
 def choose_backend(*, carryless: bool = False, measure: Measure | None = None) -> BackendChoice:
-    """The backend ``auto`` runs (the fastest carry-less width when ``carryless``), forced or measured.
+    """The candidate ``auto`` runs (the fastest carry-less one when ``carryless``), forced or measured.
 
     ``measure`` replaces :func:`measure_rates` where the figures are not known yet (tests count its
     calls); the figures, once measured or read, are kept for the rest of the process.
@@ -112,20 +132,27 @@ def choose_backend(*, carryless: bool = False, measure: Measure | None = None) -
         message lists them), or ``carryless`` is asked of a CPU without carry-less multiplication.
     """
     names = candidates()
-    widths = tuple(name for name in names if name != "fft")
+    variants = names[:-1]
+    widths = tuple(dict.fromkeys(BackendChoice(name).width for name in variants))
     raw = os.environ.get(ENVIRONMENT_VARIABLE, "")
     forced = raw.strip().lower() or "auto"
-    allowed = ("auto", *(("carryless",) if widths else ()), *names)
-    if forced not in allowed:
+    allowed = ("auto", *(("carryless",) if variants else ()), *widths, "fft")
+    if forced not in allowed and forced not in variants:
+        exact = (
+            f"; or a width with its largest leaf in 64-bit words: {', '.join(variants)}" if variants else ""
+        )
         raise InvalidLinkParameterError(
             f"{ENVIRONMENT_VARIABLE}={raw!r} is not a privacy-amplification backend this CPU runs; "
-            f"allowed: {', '.join(allowed)}"
+            f"allowed: {', '.join(allowed)}{exact}"
         )
-    if carryless and not widths:
+    if carryless and not variants:
         raise InvalidLinkParameterError("the carryless backend needs an x86-64 CPU with PCLMULQDQ; use fft")
-    if forced in names and (not carryless or forced != "fft"):
+    if forced in names and not (carryless and forced == "fft"):
         return BackendChoice(forced, _known(), "environment")
-    pool = widths if carryless or forced == "carryless" else names
+    if forced in widths:
+        pool = tuple(name for name in variants if BackendChoice(name).width == forced)
+    else:
+        pool = variants if carryless or forced == "carryless" else names
     if len(pool) == 1:
         return BackendChoice(pool[0], _known(), "only candidate")
     rates, source = _rates(measure or measure_rates)
@@ -172,8 +199,11 @@ def _hash_call(name: str, key: np.ndarray, seed: np.ndarray) -> Callable[[], obj
     if name == "fft":
         plan = plan_convolution(seed.size)
         return lambda: convolution_parities(vector, bit_spectrum(seed, plan), plan, start, rows)
-    words = BackendChoice(name).vector_words
-    return lambda: _carryless_toeplitz.toeplitz_product(seed, vector, rows, start, vector_words=words)
+    choice = BackendChoice(name)
+    words, leaf = choice.vector_words, choice.leaf_vectors
+    return lambda: _carryless_toeplitz.toeplitz_product(
+        seed, vector, rows, start, vector_words=words, leaf_vectors=leaf
+    )
 
 
 _records: dict[tuple[str, ...], tuple[dict[str, float], Literal["measured", "stored"]]] = {}

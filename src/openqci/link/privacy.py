@@ -24,9 +24,10 @@ same result bit for bit (``backend``):
   It runs anywhere numpy does.
 
 ``auto``, the default, takes whichever of them runs fastest on this CPU (:func:`default_backend`),
-and ``carryless`` the fastest of its vector widths: the widest is not always the fastest. They are
-measured once per CPU target and source version, at first use, and the figures stored with numba's
-compiled code; ``OPENQCI_PA_BACKEND`` forces a choice (:mod:`openqci.link._hash_backend`).
+and ``carryless`` the fastest of its vector widths and leaf sizes: the widest is not always the
+fastest. They are measured once per CPU target and source version, at first use, and the figures
+stored with numba's compiled code; ``OPENQCI_PA_BACKEND`` forces a choice
+(:mod:`openqci.link._hash_backend`).
 
 Exactness of the FFT. Every output is an integer sum of at most ``min(n, l)`` products of bits, and only its
 parity is kept, so the float64 result must round to the right integer. Percival's bound on the error of
@@ -163,8 +164,8 @@ def toeplitz_hash(
     ``M[j, i] = seed[j - i + n - 1]`` (Toeplitz), or ``M = [I | T']`` with
     ``T'[j, i] = seed[j - i + n - l - 1]`` (modified). ``spectrum``, when given, is
     :func:`seed_spectrum` of this very seed and family, computed ahead; only the ``fft`` backend
-    uses it, and ``auto`` with a spectrum means ``fft``. ``carryless`` runs the fastest vector width
-    measured on this CPU (or the one ``OPENQCI_PA_BACKEND`` names).
+    uses it, and ``auto`` with a spectrum means ``fft``. ``carryless`` runs the fastest vector width and
+    leaf size measured on this CPU (or the one ``OPENQCI_PA_BACKEND`` names).
 
     Raises
     ------
@@ -182,17 +183,23 @@ def toeplitz_hash(
     if vector.size == 0:  # modified family with output_bits == n: the identity
         return key.copy()
     start = vector.size - 1
-    vector_words = None
+    choice = None
     if backend == "auto" and spectrum is None:
         choice = _hash_backend.choose_backend()
-        backend, vector_words = choice.backend, choice.vector_words
+        backend = choice.backend
     elif backend == "auto":  # a spectrum computed ahead asks for the FFT it was computed for
         backend = "fft"
     elif backend == "carryless":
-        vector_words = _hash_backend.choose_backend(carryless=True).vector_words
+        choice = _hash_backend.choose_backend(carryless=True)
     if backend == "carryless":
+        assert choice is not None
         parities = _carryless_toeplitz.toeplitz_product(
-            seed, vector, output_bits, start, vector_words=vector_words
+            seed,
+            vector,
+            output_bits,
+            start,
+            vector_words=choice.vector_words,
+            leaf_vectors=choice.leaf_vectors,
         )
         return parities ^ key[:output_bits] if modified else parities
     plan = _plan(n, output_bits, family)
