@@ -22,8 +22,8 @@ fastest depends on the CPU, so :mod:`openqci.link._hash_backend` measures them, 
 :mod:`openqci.link.privacy` falls back to the FFT where there is none (other architectures). Hashing
 2^24 bits to 2^23 ran at 180-200 Mbit/s with 512-bit vectors, 160 with 256-bit and 107-110 with
 128-bit ones on the Intel development machine (eight-vector leaves), where the four-step FFT runs at
-about 40 Mbit/s; on an AMD EPYC (Zen 4), 512-bit vectors ran 46 Mbit/s with eight-vector leaves and
-121 with two-vector ones.
+about 40 Mbit/s; on an AMD EPYC (Zen 4), 512-bit vectors ran 57-58 Mbit/s with eight-vector leaves
+and 99-109 with two-vector ones.
 """
 
 from __future__ import annotations

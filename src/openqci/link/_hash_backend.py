@@ -3,9 +3,9 @@
 The carry-less product runs on vectors of 128, 256 or 512 bits where the CPU has the instructions,
 with a recursion that may stop at leaves of up to 8, 4 or 2 vectors, and the FFT runs anywhere. The
 widest vector is not always the fastest, nor is one leaf size best everywhere: on an AMD EPYC whose
-AVX-512 unit runs 512-bit instructions as two halves, the hash of 2^24 bits ran at 72 Mbit/s with
-256-bit vectors and 54 with 512-bit ones at the former eight-vector leaves, and at 116 with 512-bit
-vectors and two-vector leaves, in the same run. So at first use in a process, unless figures are
+AVX-512 unit runs 512-bit instructions as two halves, the product of 2^24 bits ran at 74-77 Mbit/s
+with 256-bit vectors and 57-58 with 512-bit ones at the former eight-vector leaves, and at 99-109 with
+512-bit vectors and two-vector leaves, in the same runs. So at first use in a process, unless figures are
 stored already, every candidate (:func:`candidates`) hashes :data:`MEASURE_BITS` bits to half that
 (the modified family the session uses), interleaved and best of :data:`REPEATS` in CPU time, after
 one small untimed call that loads or compiles its kernel; the fastest is used. That is about a
