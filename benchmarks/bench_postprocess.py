@@ -8,7 +8,9 @@ Prints figures and ratios measured in the same run (the machine is shared: quote
 * Privacy amplification: hashing of 2^20-, 2^21- and 2^24-bit blocks to half their length, input bits
   per second, for the plain and modified Toeplitz families with the seed's spectrum computed in the
   call and ahead, against the former one-FFT plain Toeplitz hash in the same run, next to the cost of
-  one real FFT of 2^24 points.
+  one real FFT of 2^24 points. Then the backend ``auto`` runs on this CPU with the figures it was
+  chosen by (:mod:`openqci.link._hash_backend`), and the carry-less product at 2^24 bits with every
+  vector width and largest leaf this CPU has, in turns, as ratios to the chosen one.
 * The same 10,240-bit frames at QBER 2 % through SeQUeNCe 0.8.5's Cascade (its own simulated classical
   channel, driven by a stub in place of its BB84 layer) and through ours: speed ratio and residual errors.
 """
@@ -23,13 +25,13 @@ from collections.abc import Callable
 import numpy as np
 import scipy.fft
 
-from openqci.link._carryless_toeplitz import VECTOR_WORDS, toeplitz_product
+from openqci.link._carryless_toeplitz import AVAILABLE, toeplitz_product
+from openqci.link._hash_backend import MEASURE_BITS, BackendChoice, candidates, choose_backend
 from openqci.link.cascade import CASCADE_VARIANTS, DEFAULT_CASCADE_VARIANT, Cascade
 from openqci.link.privacy import (
     HashBackend,
     ToeplitzFamily,
     amplify_privacy,
-    default_backend,
     seed_spectrum,
     toeplitz_hash,
     toeplitz_seed,
@@ -93,7 +95,7 @@ def bench_privacy(rng: np.random.Generator, n: int) -> dict[str, float]:
     seed = toeplitz_seed(n, out, rng=rng)
     former = _former_spectrum(seed, n + out - 1)
     rates["former_ahead"] = n / _best(lambda: _former_hash(key, former, n + out - 1, n - 1, out))
-    backends: list[HashBackend] = ["fft", "carryless"] if default_backend() == "carryless" else ["fft"]
+    backends: list[HashBackend] = ["fft", "carryless"] if AVAILABLE else ["fft"]
     for family in ToeplitzFamily:
         seed = toeplitz_seed(n, out, rng=rng, family=family)
         spectrum = seed_spectrum(seed, n, out, family=family)
@@ -105,14 +107,33 @@ def bench_privacy(rng: np.random.Generator, n: int) -> dict[str, float]:
     return rates
 
 
-def bench_widths(rng: np.random.Generator, n: int) -> str:
-    """Mbit/s of the carry-less product of a modified hash with each vector width this CPU runs."""
+def bench_widths(rng: np.random.Generator, n: int, repeats: int = 3) -> dict[str, float]:
+    """Bit/s of the carry-less product of a modified hash with each width and leaf this CPU runs (the
+    candidates of ``_hash_backend`` but the FFT), best of ``repeats`` rounds of one call each."""
     key, seed = rng.random(n) < 0.5, rng.random(n - 1) < 0.5
-    rates = []
-    for width in VECTOR_WORDS:
-        seconds = _best(lambda: toeplitz_product(seed, key[n // 2 :], n // 2, n // 2 - 1, vector_words=width))  # noqa: B023
-        rates.append(f"{64 * width}-bit {n / seconds / 1e6:.1f}")
-    return ", ".join(rates)
+    variants = [BackendChoice(name) for name in candidates() if name != "fft"]
+    best = {variant.name: math.inf for variant in variants}
+    for _ in range(repeats):
+        for variant in variants:
+            start = time.process_time()
+            toeplitz_product(
+                seed,
+                key[n // 2 :],
+                n // 2,
+                n // 2 - 1,
+                vector_words=variant.vector_words,
+                leaf_vectors=variant.leaf_vectors,
+            )
+            best[variant.name] = min(best[variant.name], time.process_time() - start)
+    return {name: n / seconds for name, seconds in best.items()}
+
+
+def describe_choice() -> str:
+    """The backend ``auto`` runs here, where the choice came from, and the figures it was made by."""
+    choice = choose_backend()
+    figures = ", ".join(f"{name} {rate / 1e6:.1f}" for name, rate in choice.rates.items())
+    measured = f"; at 2^{MEASURE_BITS.bit_length() - 1} bits, Mbit/s: {figures}" if figures else ""
+    return f"{choice.name} ({choice.source}{measured})"
 
 
 def _former_spectrum(seed: np.ndarray, min_size: int) -> np.ndarray:
@@ -215,10 +236,23 @@ def main() -> None:
                 f"{r['carryless_modified'] / r['former_ahead']:.1f}x former)"
             )
         print(line)
-    if default_backend() != "carryless":
+    print(f"  backend chosen: {describe_choice()}")
+    if not AVAILABLE:
         print("  carry-less backend: no carry-less multiplication on this CPU, not measured")
     else:
-        print(f"  carry-less vector widths, modified 2^24 -> 2^23: {bench_widths(rng, 1 << 24)}")
+        chosen = choose_backend(carryless=True).name
+        rates = bench_widths(rng, 1 << 24)
+        print(
+            "  carry-less product, modified 2^24 -> 2^23, Mbit/s by vector width and largest leaf in "
+            f"64-bit words (best of 3 rounds taken in turn; ratio to the chosen {chosen}):"
+        )
+        for width in dict.fromkeys(BackendChoice(name).width for name in rates):
+            leaves = [(name, rate) for name, rate in rates.items() if name.startswith(f"{width}-")]
+            line = ", ".join(
+                f"leaf {name.split('-leaf')[1]} {rate / 1e6:6.1f} ({rate / rates[chosen]:.2f}x)"
+                for name, rate in leaves
+            )
+            print(f"    {width.removeprefix('carryless-')}-bit: {line}")
     size = 1 << 24
     signal = np.zeros(size)
     fft_s = _best(lambda: scipy.fft.rfft(signal, workers=1))

@@ -8,7 +8,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from openqci.link import _carryless_toeplitz
-from openqci.link._carryless_toeplitz import VECTOR_WORDS, block_words, leaf_sizes, toeplitz_product
+from openqci.link._carryless_toeplitz import (
+    LEAF_VECTORS,
+    VECTOR_WORDS,
+    block_words,
+    leaf_sizes,
+    leaf_words,
+    toeplitz_product,
+)
 from openqci.link.errors import InvalidLinkParameterError
 from openqci.link.privacy import ToeplitzFamily, default_backend, toeplitz_hash, toeplitz_seed
 
@@ -42,9 +49,10 @@ def _direct(seed: np.ndarray, vector: np.ndarray, rows: int, offset: int) -> np.
     tall=st.booleans(),
     offset_shift=st.integers(-3000, 3000),
     seed=st.integers(0, 2**32),
+    leaf=st.sampled_from(LEAF_VECTORS),
 )
 def test_product_matches_direct_sums(
-    width: int, rows: int, columns: int, tall: bool, offset_shift: int, seed: int
+    width: int, rows: int, columns: int, tall: bool, offset_shift: int, seed: int, leaf: int
 ) -> None:
     # One side short, the other up to several blocks of 2048 bits: both directions of block cutting.
     rows, columns = (rows, max(1, columns // 8)) if tall else (max(1, rows // 8), columns)
@@ -52,7 +60,7 @@ def test_product_matches_direct_sums(
     vector = rng.random(columns) < 0.5
     seed_bits = rng.random(rows + columns - 1) < 0.5
     offset = columns - 1 + offset_shift  # shifted offsets read seed indices out of range as zeros
-    product = toeplitz_product(seed_bits, vector, rows, offset, vector_words=width)
+    product = toeplitz_product(seed_bits, vector, rows, offset, vector_words=width, leaf_vectors=leaf)
     assert np.array_equal(product, _direct(seed_bits, vector, rows, offset))
 
 
@@ -73,11 +81,14 @@ def test_block_sizes_cover_the_request_with_little_padding(min_words: int, lanes
     assert all(size % lanes == 0 for size in sizes)
     words = block_words(min_words, lanes)
     assert words >= min_words
-    assert words <= max(sizes[0], int(min_words * 1.25) + 1)
-    while words > sizes[-1]:
-        assert words % 2 == 0
-        words //= 2
-    assert words in sizes
+    assert words <= max(4 * lanes, int(min_words * 1.25) + 1)
+    for most in LEAF_VECTORS:
+        leaf = leaf_words(words, lanes, most)
+        assert leaf in sizes
+        assert leaf <= most * lanes or (leaf // lanes) % 2 == 1  # five or seven vectors stay whole
+        assert words % leaf == 0
+        assert (words // leaf) & (words // leaf - 1) == 0  # a power of two: halvings only
+    assert leaf_words(words, lanes) == next(w for w in [words >> k for k in range(40)] if w in sizes[2:])
 
 
 @needs_carryless
@@ -85,11 +96,15 @@ def test_every_width_gives_the_same_large_product(rng: np.random.Generator) -> N
     vector = rng.random(300_000) < 0.5
     seed = rng.random(vector.size + 200_000 - 1) < 0.5
     products = [
-        toeplitz_product(seed, vector, 200_000, vector.size - 1, vector_words=w) for w in VECTOR_WORDS
+        toeplitz_product(seed, vector, 200_000, vector.size - 1, vector_words=w, leaf_vectors=leaf)
+        for w in VECTOR_WORDS
+        for leaf in LEAF_VECTORS
     ]
     assert all(np.array_equal(products[0], other) for other in products[1:])
     with pytest.raises(RuntimeError, match="not 3"):
         toeplitz_product(seed, vector, 10, vector.size - 1, vector_words=3)
+    with pytest.raises(RuntimeError, match="not 3"):
+        toeplitz_product(seed, vector, 10, vector.size - 1, leaf_vectors=3)
 
 
 def test_hosts_without_the_instructions_use_the_fft(

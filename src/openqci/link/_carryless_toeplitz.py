@@ -7,9 +7,9 @@ VPCLMULQDQ two (256-bit vectors) or four (AVX-512). A square Toeplitz block of `
 into halves ``[[A, B], [C, A]]``, and ``y_top = A (x0 + x1) + (A + B) x1``,
 ``y_bottom = A (x0 + x1) + (A + C) x0``: three half-size Toeplitz products, whose seeds are sums of
 windows of the parent's seed (the transposed Karatsuba algorithm; Bostan, Lecerf and Schost, ISSAC
-2003, on the transposition principle). The recursion stops at leaves of four to eight vectors
-(:func:`leaf_sizes`), each one straight-line code that LLVM receives as vector instructions;
-``benchmarks/bench_postprocess.py`` measures it against the four-step FFT in one run.
+2003, on the transposition principle). The recursion stops at leaves of two to eight vectors
+(:func:`leaf_sizes`, :func:`leaf_words`), each one straight-line code that LLVM receives as vector
+instructions; ``benchmarks/bench_postprocess.py`` measures it against the four-step FFT in one run.
 
 Word-level contract of a block of ``n`` words: with the seed window ``s`` of ``2n`` words (bit ``a``
 of the window is coefficient ``a`` of a polynomial ``S``), ``y`` is coefficients ``64n .. 128n - 1`` of
@@ -17,10 +17,13 @@ of the window is coefficient ``a`` of a polynomial ``S``), ``y`` is coefficients
 window from the caller's seed so that this is the caller's matrix.
 
 Every x86-64 CPU since 2010 has PCLMULQDQ; :data:`VECTOR_WORDS` lists the widths this host runs
-(numba must target the host CPU), the widest is used, and :mod:`openqci.link.privacy` falls back to the
-FFT where there is none (other architectures). Hashing 2^24 bits to 2^23 ran at 180-200 Mbit/s with
-512-bit vectors, 160 with 256-bit and 107-110 with 128-bit ones on the development machine, where
-the four-step FFT runs at about 40 Mbit/s.
+(numba must target the host CPU). Which width and which largest leaf (:data:`LEAF_VECTORS`) run
+fastest depends on the CPU, so :mod:`openqci.link._hash_backend` measures them, and
+:mod:`openqci.link.privacy` falls back to the FFT where there is none (other architectures). Hashing
+2^24 bits to 2^23 ran at 180-200 Mbit/s with 512-bit vectors, 160 with 256-bit and 107-110 with
+128-bit ones on the Intel development machine (eight-vector leaves), where the four-step FFT runs at
+about 40 Mbit/s; on an AMD EPYC (Zen 4), 512-bit vectors ran 57-58 Mbit/s with eight-vector leaves
+and 99-109 with two-vector ones.
 """
 
 from __future__ import annotations
@@ -38,7 +41,15 @@ from numpy.typing import NDArray
 
 from openqci._jit_target import target_features
 
-__all__ = ["AVAILABLE", "VECTOR_WORDS", "block_words", "leaf_sizes", "toeplitz_product"]
+__all__ = [
+    "AVAILABLE",
+    "LEAF_VECTORS",
+    "VECTOR_WORDS",
+    "block_words",
+    "leaf_sizes",
+    "leaf_words",
+    "toeplitz_product",
+]
 
 _INTRINSICS = {8: "llvm.x86.pclmulqdq.512", 4: "llvm.x86.pclmulqdq.256", 2: "llvm.x86.pclmulqdq"}
 """The carry-less multiplication over a vector of 2, 4 or 8 words: 1, 2 or 4 products of 64 x 64 bits."""
@@ -229,19 +240,26 @@ def _block_128(
 _BLOCKS = {8: _block_512, 4: _block_256, 2: _block_128}
 
 
-def leaf_sizes(lanes: int) -> tuple[int, ...]:
-    """Leaf sizes in words for vectors of ``lanes`` words: four to eight vectors.
+LEAF_VECTORS = (8, 4, 2)
+"""The largest leaves, in vectors, that the recursion may be told to stop at (``leaf_vectors``)."""
 
-    Below that a Karatsuba level saves less than it costs; above, four products per leaf outgrow three
-    half-size leaves (measured: 128-bit vectors ran fastest with 8-16-word leaves, 256-bit with 16-32,
-    512-bit with 32-64). Five sizes a vector apart keep the padding of a block under a quarter.
+
+def leaf_sizes(lanes: int) -> tuple[int, ...]:
+    """Leaf sizes in words for vectors of ``lanes`` words: two to eight vectors.
+
+    Blocks are cut to leaves of four to eight vectors (:func:`block_words`: five sizes a vector apart keep
+    the padding of a block under a quarter), and the recursion may go on halving the even ones to two or
+    three vectors. Which is fastest depends on the CPU: on an Intel development machine 128-bit vectors
+    ran fastest with 8-16-word leaves, 256-bit with 16-32 and 512-bit with 32-64 (eight vectors), while an
+    AMD EPYC whose AVX-512 unit splits 512-bit instructions ran 512-bit vectors fastest with 16-word
+    leaves (two vectors) and 128-bit ones with four; :mod:`openqci.link._hash_backend` measures.
     """
-    return tuple(lanes * vectors for vectors in range(4, 9))
+    return tuple(lanes * vectors for vectors in range(2, 9))
 
 
 def block_words(min_words: int, lanes: int) -> int:
-    """The smallest block size ``leaf * 2^k >= min_words`` with a leaf of :func:`leaf_sizes`."""
-    sizes = leaf_sizes(lanes)
+    """The smallest block size ``leaf * 2^k >= min_words`` with a leaf of four to eight vectors."""
+    sizes = leaf_sizes(lanes)[2:]
     if min_words <= sizes[0]:
         return sizes[0]
     doublings = max(0, math.ceil(math.log2(min_words / sizes[-1])))
@@ -249,8 +267,11 @@ def block_words(min_words: int, lanes: int) -> int:
     return leaf << doublings
 
 
-def _leaf_of(words: int, lanes: int) -> int:
-    while words not in leaf_sizes(lanes):
+def leaf_words(words: int, lanes: int, most_vectors: int = LEAF_VECTORS[0]) -> int:
+    """The leaf a block of :func:`block_words` words recurses down to: halved while it is over
+    ``most_vectors`` vectors and an even number of them (blocks of five or seven vectors times a power
+    of two stop at five or seven)."""
+    while words > most_vectors * lanes and words % (2 * lanes) == 0:
         words //= 2
     return words
 
@@ -262,23 +283,29 @@ def toeplitz_product(
     offset: int,
     *,
     vector_words: int | None = None,
+    leaf_vectors: int | None = None,
 ) -> NDArray[np.bool_]:
     """``y_i = XOR_j seed[i - j + offset] vector[j]`` for ``i < rows``; seed indices out of range read 0.
 
     The ``rows x vector.size`` matrix is cut into square blocks of ``Q`` bits along its longer side
     (``Q`` covers the shorter one), each block a product of :func:`block_words` words. ``vector_words``
-    picks a width of :data:`VECTOR_WORDS` (default: the widest).
+    picks a width of :data:`VECTOR_WORDS` (default: the widest), ``leaf_vectors`` one of
+    :data:`LEAF_VECTORS`, the largest leaf (:func:`leaf_words`; default: the largest); the result is
+    the same for all.
     """
     if not VECTOR_WORDS:
         raise RuntimeError("the carry-less product needs an x86-64 CPU with PCLMULQDQ")
     width = VECTOR_WORDS[0] if vector_words is None else vector_words
     if width not in VECTOR_WORDS:
         raise RuntimeError(f"this host runs carry-less vectors of {VECTOR_WORDS} words, not {width}")
+    most = LEAF_VECTORS[0] if leaf_vectors is None else leaf_vectors
+    if most not in LEAF_VECTORS:
+        raise RuntimeError(f"leaves of {LEAF_VECTORS} vectors at most are compiled, not {most}")
     block = _BLOCKS[width]
     columns = vector.size
     words = block_words(-(-min(rows, columns) // 64), width)
     bits = 64 * words
-    leaf = _leaf_of(words, width)
+    leaf = leaf_words(words, width, most)
     seed_at, x_at, y_at, free = _GUARD, _GUARD + 2 * words, _GUARD + 3 * words, _GUARD + 4 * words
     work = np.zeros(free + 14 * words + 4 * _GUARD, dtype=np.uint64)
     out = np.zeros(-(-rows // bits) * bits, dtype=np.bool_)

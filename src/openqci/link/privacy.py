@@ -16,15 +16,18 @@ same result bit for bit (``backend``):
 
 - ``carryless`` (:mod:`openqci.link._carryless_toeplitz`): the window of the polynomial product over
   GF(2), by Karatsuba's recursion down to carry-less multiplications (PCLMULQDQ, or VPCLMULQDQ on
-  256- or 512-bit vectors). Exact by construction and 2.7-4.5 times faster than the FFT at
-  ``2^24`` bits, depending on the vector width; x86-64 only.
+  256- or 512-bit vectors). Exact by construction and 2-4.5 times faster than the FFT at
+  ``2^24`` bits, depending on the CPU and the vector width; x86-64 only.
 - ``fft`` (:mod:`openqci.link._privacy_convolution`): a cyclic convolution over the integers of
   length ``L`` at least the seed's length, which only wraps terms onto indices below the window
   (one real FFT when short, a four-step FFT of cache-sized transforms when long), then parities.
   It runs anywhere numpy does.
 
-``auto``, the default, takes ``carryless`` where the CPU has it and ``fft`` elsewhere
-(:func:`default_backend`).
+``auto``, the default, takes whichever of them runs fastest on this CPU (:func:`default_backend`),
+and ``carryless`` the fastest of its vector widths and leaf sizes: the widest is not always the
+fastest. They are measured once per CPU target and source version, at first use, and the figures
+stored with numba's compiled code; ``OPENQCI_PA_BACKEND`` forces a choice
+(:mod:`openqci.link._hash_backend`).
 
 Exactness of the FFT. Every output is an integer sum of at most ``min(n, l)`` products of bits, and only its
 parity is kept, so the float64 result must round to the right integer. Percival's bound on the error of
@@ -50,7 +53,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from openqci.link import _carryless_toeplitz
+from openqci.link import _carryless_toeplitz, _hash_backend
 from openqci.link._privacy_convolution import (
     ConvolutionPlan,
     bit_spectrum,
@@ -101,8 +104,18 @@ def amplify_privacy(
 
 
 def default_backend() -> Literal["carryless", "fft"]:
-    """The backend ``auto`` stands for on this host: ``carryless`` if the CPU can run it, else ``fft``."""
-    return "carryless" if _carryless_toeplitz.AVAILABLE else "fft"
+    """The backend ``auto`` stands for on this host: the faster of ``carryless`` and ``fft``.
+
+    The first call in a process measures both (and every carry-less width) unless figures for this
+    CPU target are stored already, or ``OPENQCI_PA_BACKEND`` forces one; see
+    :mod:`openqci.link._hash_backend`. A CPU without carry-less multiplication gets ``fft``.
+
+    Raises
+    ------
+    InvalidLinkParameterError
+        If ``OPENQCI_PA_BACKEND`` names no backend this CPU runs (the message lists those it does).
+    """
+    return _hash_backend.choose_backend().backend
 
 
 def seed_bits(key_bits: int, output_bits: int, family: ToeplitzFamily = ToeplitzFamily.TOEPLITZ) -> int:
@@ -151,13 +164,15 @@ def toeplitz_hash(
     ``M[j, i] = seed[j - i + n - 1]`` (Toeplitz), or ``M = [I | T']`` with
     ``T'[j, i] = seed[j - i + n - l - 1]`` (modified). ``spectrum``, when given, is
     :func:`seed_spectrum` of this very seed and family, computed ahead; only the ``fft`` backend
-    uses it, and ``auto`` with a spectrum means ``fft``.
+    uses it, and ``auto`` with a spectrum means ``fft``. ``carryless`` runs the fastest vector width and
+    leaf size measured on this CPU (or the one ``OPENQCI_PA_BACKEND`` names).
 
     Raises
     ------
     InvalidLinkParameterError
-        If the seed does not hold :func:`seed_bits` bits, the spectrum has the wrong shape, or the
-        backend is unknown or cannot run on this host.
+        If the seed does not hold :func:`seed_bits` bits, the spectrum has the wrong shape, the
+        backend is unknown or cannot run on this host, or ``OPENQCI_PA_BACKEND`` is not one this host
+        runs.
     LinkError
         If the rounding error of the convolution came within 1/4 of flipping a bit.
     """
@@ -168,14 +183,24 @@ def toeplitz_hash(
     if vector.size == 0:  # modified family with output_bits == n: the identity
         return key.copy()
     start = vector.size - 1
-    if backend == "auto":  # a spectrum computed ahead asks for the FFT it was computed for
-        backend = "fft" if spectrum is not None else default_backend()
+    choice = None
+    if backend == "auto" and spectrum is None:
+        choice = _hash_backend.choose_backend()
+        backend = choice.backend
+    elif backend == "auto":  # a spectrum computed ahead asks for the FFT it was computed for
+        backend = "fft"
+    elif backend == "carryless":
+        choice = _hash_backend.choose_backend(carryless=True)
     if backend == "carryless":
-        if not _carryless_toeplitz.AVAILABLE:
-            raise InvalidLinkParameterError(
-                "the carryless backend needs an x86-64 CPU with PCLMULQDQ; use fft"
-            )
-        parities = _carryless_toeplitz.toeplitz_product(seed, vector, output_bits, start)
+        assert choice is not None
+        parities = _carryless_toeplitz.toeplitz_product(
+            seed,
+            vector,
+            output_bits,
+            start,
+            vector_words=choice.vector_words,
+            leaf_vectors=choice.leaf_vectors,
+        )
         return parities ^ key[:output_bits] if modified else parities
     plan = _plan(n, output_bits, family)
     if backend == "cupy":
