@@ -76,6 +76,7 @@ from openqci.link.reconciliation import (
 from openqci.link.run import (
     RECONCILIATION_METHODS,
     LinkRunReport,
+    continuous_link_config,
     make_reconciler,
     run_link,
 )
@@ -152,6 +153,7 @@ __all__ = [
     "ToeplitzFamily",
     "TransmissionSlice",
     "amplify_privacy",
+    "continuous_link_config",
     "default_backend",
     "estimate_parameters",
     "expected_counts",
