@@ -10,7 +10,7 @@ import numpy as np
 import typer
 from numpy.typing import NDArray
 
-from openqci.commands.output import console, fail, print_json
+from openqci.commands.output import check_figure_path, console, fail, print_json
 
 if TYPE_CHECKING:
     from openqci.physics import KeyRateResult, Protocol, QkdSystem
@@ -59,7 +59,7 @@ def keyrate(
     )
     _refuse_contradictions_of_max_distance(max_distance, sweep=sweep, distance_km=distance_km, plot=plot)
     if plot is not None:
-        _check_plot_path(plot)
+        check_figure_path("--plot", plot)
     system = get_preset(preset)
     if max_distance:
         found = max_distance_km(
@@ -98,10 +98,6 @@ def parse_sweep(text: str) -> NDArray[np.float64]:
     return np.asarray(start + step * np.arange(count), dtype=np.float64)
 
 
-PLOT_FORMATS = (".png", ".pdf", ".svg")
-"""Figure formats ``--plot`` writes (chosen by the file's suffix)."""
-
-
 def _refuse_contradictions(
     protocol: Protocol,
     *,
@@ -136,13 +132,6 @@ def _refuse_contradictions_of_max_distance(
     ]
     if given:
         fail(f"--max-distance finds the distance itself: drop {' and '.join(given)}")
-
-
-def _check_plot_path(path: Path) -> None:
-    if path.suffix.lower() not in PLOT_FORMATS:
-        fail(f"--plot {path}: the figure is written as {', '.join(PLOT_FORMATS)} (from the file's suffix)")
-    if not path.resolve().parent.is_dir():
-        fail(f"--plot {path}: the folder {path.resolve().parent} does not exist")
 
 
 def _choice(enum: type[EnumT], value: str, option: str) -> EnumT:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from openqci.commands.output import console, print_json
+from openqci.commands.output import console, fail, print_json
 
 if TYPE_CHECKING:
     from openqci.kms.key_feed import Feeder, FeedReport
@@ -33,8 +33,17 @@ def serve(
 
     settings = load_config(config)
     if port is not None:
+        if not 0 <= port <= 65535:
+            fail(f"--port must lie in 0..65535, got {port}")
         settings = settings.model_copy(update={"port": port})
-    run_server(build_kme(settings))
+
+    def announce(url: str) -> None:
+        console.print(
+            f"KME {settings.kme_id} serves ETSI GS QKD 014 on {url} (mutual TLS, "
+            f"{len(settings.saes)} SAEs, {len(settings.peers)} peers); Ctrl-C stops it"
+        )
+
+    run_server(build_kme(settings), announce)
 
 
 @app.command("check")

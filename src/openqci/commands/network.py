@@ -167,6 +167,12 @@ def up(
     from openqci.network.launcher import LaunchOptions
     from openqci.network.launcher import up as launch
 
+    if not speedup > 0:
+        fail(f"--speedup must be > 0, got {speedup:g}")
+    if kmes_per_process < 1:
+        fail(f"--kmes-per-process must be >= 1, got {kmes_per_process}")
+    if not timeout_s > 0:
+        fail(f"--timeout must be > 0 seconds, got {timeout_s:g}")
     options = LaunchOptions(speedup=speedup, kmes_per_process=kmes_per_process, timeout_s=timeout_s)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as display:
@@ -212,8 +218,9 @@ def attack(
     link: Annotated[str, typer.Argument(help="The link to attack.")],
     state_dir: StateDirOption,
     intercept_resend: Annotated[
-        float, typer.Option(help="Fraction of the pulses an eavesdropper intercepts and resends.")
-    ] = 0.3,
+        float | None,
+        typer.Option(help="Fraction of the pulses an eavesdropper intercepts and resends (default 0.3)."),
+    ] = None,
     clear: Annotated[bool, typer.Option("--clear", help="Take the eavesdropper off the link.")] = False,
     cut: Annotated[
         bool, typer.Option("--cut", help="Cut the link's fibre instead (--clear mends it).")
@@ -223,8 +230,20 @@ def attack(
     from openqci.network.errors import NetworkError
     from openqci.network.launcher import attack as inject
 
+    chosen = [
+        name
+        for name, given in (
+            ("--intercept-resend", intercept_resend is not None),
+            ("--cut", cut),
+            ("--clear", clear),
+        )
+        if given
+    ]
+    if len(chosen) > 1:
+        fail(f"give one of --intercept-resend, --cut and --clear, not {' and '.join(chosen)}")
+    fraction = 0.3 if intercept_resend is None else intercept_resend
     try:
-        event = inject(state_dir, link, intercept_resend=0.0 if clear or cut else intercept_resend, cut=cut)
+        event = inject(state_dir, link, intercept_resend=0.0 if clear or cut else fraction, cut=cut)
     except NetworkError as error:
         fail(str(error))
     if cut:
@@ -232,7 +251,7 @@ def attack(
     elif clear:
         what = "no eavesdropper"
     else:
-        what = f"an intercept-resend eavesdropper on {intercept_resend:.0%} of pulses"
+        what = f"an intercept-resend eavesdropper on {fraction:.0%} of pulses"
     console.print(f"{link}: {what} from block {event.from_block}")
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from openqci.commands.output import console, fail, print_json
+from openqci.commands.output import check_figure_path, console, fail, print_json
 
 if TYPE_CHECKING:
     from openqci.network.pass_link import PassLinkReport
@@ -72,7 +72,9 @@ def pass_key(
     aggregate: Annotated[
         bool, typer.Option("--aggregate", help="All passes as one finite-key block.")
     ] = False,
-    plot: Annotated[Path | None, typer.Option("--plot", help="PNG of the best pass against time.")] = None,
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="Figure of the best pass against time (.png, .pdf, .svg).")
+    ] = None,
     simulate: Annotated[
         bool,
         typer.Option("--simulate", help="Also run the link engine over each pass and print its final key."),
@@ -86,6 +88,8 @@ def pass_key(
     from openqci.space import GroundStation, find_passes, get_mission, pass_profile, pass_track
     from openqci.space import pass_key as key_of_block
 
+    if plot is not None:
+        check_figure_path("--plot", plot)
     mission = get_mission(preset)
     satellites, window_start = _satellites_and_start(tle, start)
     mask = mission.min_elevation_deg if min_elevation is None else min_elevation

@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from openqci.kms.errors import ConfigError
+from openqci.yamlfile import YamlFileError, read_yaml_mapping
 
 __all__ = [
     "Etsi014SourceConfig",
@@ -185,13 +185,9 @@ class KmeConfig(_Strict):
 def load_config(path: Path) -> KmeConfig:
     """Read a KME configuration file; relative paths in it are resolved against its directory."""
     try:
-        raw = yaml.safe_load(path.read_text())
-    except OSError as error:
-        raise ConfigError(f"cannot read {path}: {error.strerror}") from None
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path} is not valid YAML: {error}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+        raw = read_yaml_mapping(str(path), "kme_id, store, tls, saes, peers, ...")
+    except YamlFileError as error:
+        raise ConfigError(f"{path}: {error}") from None
     try:
         config = KmeConfig.model_validate(_resolve(raw, path.parent))
     except ValidationError as error:

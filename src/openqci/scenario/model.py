@@ -37,7 +37,7 @@ from openqci.scenario.errors import ScenarioError
 from openqci.scenario.geo import great_circle_km
 from openqci.scenario.problems import REFERENCE_ERROR, describe_validation_error
 from openqci.scenario.references import reference_problems
-from openqci.scenario.yamlfile import read_yaml_mapping
+from openqci.yamlfile import YamlFileError, read_yaml_mapping
 
 __all__ = [
     "DEFAULT_ROUTE_FACTOR",
@@ -376,7 +376,10 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
         and the field, as in ``scenarios/x.yaml: links[3] (paris-orsay): length_km: must be > 0``.
     """
     shown = os.fspath(path)
-    raw = read_yaml_mapping(shown)
+    try:
+        raw = read_yaml_mapping(shown, "name, sites, links, saes, demands, ...")
+    except YamlFileError as error:
+        raise ScenarioError(shown, [str(error)]) from None
     try:
         return Scenario.model_validate(raw)
     except ValidationError as error:

@@ -1,7 +1,9 @@
 """Read a YAML file into a mapping, refusing what plain PyYAML lets through.
 
 PyYAML keeps the last of two equal keys in a mapping without a word, which would silently drop half of an
-entry; here a repeated key is an error with its line. Syntax errors carry their line and column.
+entry; here a repeated key is an error with its line. Syntax errors carry their line and column, on one
+line: the scenario model and the KME configuration both read their files here and wrap the problem in
+their own error, so neither shows PyYAML's multi-line message about a ``<unicode string>``.
 """
 
 from __future__ import annotations
@@ -10,9 +12,11 @@ from typing import Any
 
 import yaml
 
-from openqci.scenario.errors import ScenarioError
+__all__ = ["YamlFileError", "read_yaml_mapping"]
 
-__all__ = ["read_yaml_mapping"]
+
+class YamlFileError(ValueError):
+    """A YAML file that cannot be read as a mapping; the message is one line, without the file's name."""
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -34,25 +38,25 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def read_yaml_mapping(path: str) -> dict[str, Any]:
-    """The top-level mapping of the YAML file at ``path``.
+def read_yaml_mapping(path: str, expected: str) -> dict[str, Any]:
+    """The top-level mapping of the YAML file at ``path`` (``expected`` names its keys for the message).
 
     Raises
     ------
-    ScenarioError
+    YamlFileError
         If the file cannot be read, is not valid YAML, repeats a key, or does not hold a mapping.
     """
     try:
         with open(path, encoding="utf-8") as stream:
             data = yaml.load(stream, Loader=_StrictLoader)
     except OSError as error:
-        raise ScenarioError(path, [f"cannot read the file: {error.strerror}"]) from None
+        raise YamlFileError(f"cannot read the file: {error.strerror}") from None
     except UnicodeDecodeError:
-        raise ScenarioError(path, ["cannot read the file: it is not UTF-8 text"]) from None
+        raise YamlFileError("cannot read the file: it is not UTF-8 text") from None
     except yaml.YAMLError as error:
-        raise ScenarioError(path, [_yaml_problem(error)]) from None
+        raise YamlFileError(_yaml_problem(error)) from None
     if not isinstance(data, dict):
-        raise ScenarioError(path, ["the file must hold a mapping (name, sites, links, saes, demands, ...)"])
+        raise YamlFileError(f"the file must hold a mapping ({expected})")
     return data
 
 
