@@ -159,6 +159,12 @@ def up(
         int, typer.Option(help="KMEs served by one OS process (each keeps its own identity and store).")
     ] = 1,
     timeout_s: Annotated[float, typer.Option("--timeout", help="Seconds to wait for every part.")] = 120.0,
+    intake_cap_bps: Annotated[
+        float,
+        typer.Option(
+            "--intake-cap", help="Most key (bit/s) a KME takes in per link; beyond it key is discarded."
+        ),
+    ] = 65536.0,
 ) -> None:
     """Start a network: PKI, one process per KME site, the controller and the link key supply."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -173,7 +179,11 @@ def up(
         fail(f"--kmes-per-process must be >= 1, got {kmes_per_process}")
     if not timeout_s > 0:
         fail(f"--timeout must be > 0 seconds, got {timeout_s:g}")
-    options = LaunchOptions(speedup=speedup, kmes_per_process=kmes_per_process, timeout_s=timeout_s)
+    if not intake_cap_bps > 0:
+        fail(f"--intake-cap must be > 0 bit/s, got {intake_cap_bps:g}")
+    options = LaunchOptions(
+        speedup=speedup, kmes_per_process=kmes_per_process, timeout_s=timeout_s, intake_cap_bps=intake_cap_bps
+    )
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as display:
         task = display.add_task("starting", total=None)

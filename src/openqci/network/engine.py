@@ -4,14 +4,15 @@ Started by the launcher as ``python -m openqci.network.engine --state-dir DIR --
 per engine-run link, at a lower scheduling priority than the KMEs (a slow engine falls behind; a starved
 KME would fail its applications). It runs :class:`~openqci.network.engine_source.EngineKeySource` in step
 with the wall clock and sends each block to both ends over the authenticated local channel of
-:mod:`openqci.network.intake`, then reports the link's state to both every second.
+:mod:`openqci.network.intake` (one sender thread per end, so the next block is made while this one is
+stored), and reports the link's state to both every second.
 
 Both ends must hold the same blocks or none: a block is written to the link's spool (``DIR/engines/LINK/``,
 mode 0600) before it is sent, and removed (overwritten, then unlinked) only once both ends have
 acknowledged it. An engine killed in between sends the spooled blocks again when it restarts; an end that
-already holds one adds nothing. While an end cannot be reached the engine retries and makes no new key, so
-the spool never holds more than one block. Each block the engine makes, and each it aborts, is logged
-with its block ID.
+already holds one adds nothing. While an end cannot be reached its sender retries, and once its queue is
+full the engine makes no new key, so the spool holds a handful of blocks at most. Each block the engine
+makes, and each it aborts, is logged with its block ID.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import contextlib
 import json
 import logging
 import os
+import queue
 import signal
 import threading
 import time
@@ -30,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from openqci.keysource import KeyBlock
+from openqci.keysource import KeyBlock, SourceState
 from openqci.network.engine_source import EngineKeySource
 from openqci.network.intake import IntakeClient, IntakeError, intake_address, intake_key
 from openqci.network.statedir import StateDir, read_channel_events, read_plans, read_secret
@@ -42,6 +44,7 @@ _log = logging.getLogger("openqci.network.engine")
 _STATE_EVERY_S = 1.0
 _RETRY_S = 0.5
 _STOP_GRACE_S = 3.0
+_QUEUED_FRAMES = 4
 
 
 class BlockSpool:
@@ -104,6 +107,80 @@ class BlockSpool:
         return self.directory / f"{block_id}.block"
 
 
+class _Delivery:
+    """A block on its way to both ends: spooled until both have acknowledged it."""
+
+    def __init__(self, block: KeyBlock, state: SourceState, spool: BlockSpool, ends: int) -> None:
+        self.block = block
+        self.state = state
+        self._spool = spool
+        self._left = ends
+        self._lock = threading.Lock()
+
+    def acknowledged(self) -> None:
+        with self._lock:
+            self._left -= 1
+            if self._left == 0:
+                self._spool.remove(self.block)
+
+
+class _EndSender:
+    """One link end's sender thread: blocks in order, each retried until acknowledged; states as they come.
+
+    Its queue holds at most :data:`_QUEUED_FRAMES` frames, so an end that cannot keep up (or is down)
+    holds the engine back rather than letting blocks pile up in memory.
+    """
+
+    def __init__(self, kme: str, client: IntakeClient, stop: threading.Event) -> None:
+        self.kme = kme
+        self._client = client
+        self._stop = stop
+        self._queue: queue.Queue[_Delivery | SourceState | None] = queue.Queue(maxsize=_QUEUED_FRAMES)
+        self._thread = threading.Thread(target=self._run, name=f"intake-{kme}", daemon=True)
+        self._thread.start()
+
+    def send_block(self, delivery: _Delivery) -> None:
+        """Queue a block (waits while the queue is full)."""
+        self._queue.put(delivery)
+
+    def send_state(self, state: SourceState) -> None:
+        """Queue a state report unless the end is behind (the next report supersedes it)."""
+        with contextlib.suppress(queue.Full):
+            self._queue.put_nowait(state)
+
+    def close(self) -> None:
+        """Finish what is queued (within the stop grace) and end the thread."""
+        self._queue.put(None)
+        self._thread.join(timeout=_STOP_GRACE_S + 30.0)
+        self._client.close()
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if isinstance(item, SourceState):
+                try:
+                    self._client.send_state(item)
+                except IntakeError as error:
+                    _log.warning("state to %s: %s", self.kme, error)
+                continue
+            if self._deliver(item.block, item.state):
+                item.acknowledged()
+
+    def _deliver(self, block: KeyBlock, state: SourceState) -> bool:
+        """Send ``block`` until this end holds it; a stop ends the retries after :data:`_STOP_GRACE_S`."""
+        grace_ends: float | None = None
+        while True:
+            try:
+                self._client.send_block(block, state)
+                return True
+            except IntakeError as error:
+                _log.warning("block %s to %s: %s; retrying", block.block_id, self.kme, error)
+            if self._stop.is_set():
+                grace_ends = grace_ends or time.monotonic() + _STOP_GRACE_S
+                if time.monotonic() > grace_ends:
+                    return False
+            time.sleep(_RETRY_S)
+
+
 class _Engine:
     def __init__(self, layout: StateDir, link: str, stop: threading.Event) -> None:
         plan = read_plans(layout)[link]
@@ -111,62 +188,38 @@ class _Engine:
         root = str(layout.root)
         self.layout, self.link, self.stop = layout, link, stop
         self.source = EngineKeySource(plan, rng=np.random.default_rng(), start_s=time.time())
-        self.ends = {
-            kme: IntakeClient(intake_address(root, link, kme), intake_key(seed, link, kme), link)
+        self.ends = [
+            _EndSender(
+                kme, IntakeClient(intake_address(root, link, kme), intake_key(seed, link, kme), link), stop
+            )
             for kme in (plan.site_a, plan.site_b)
-        }
+        ]
         self.spool = BlockSpool(layout.engine_dir(link))
 
     def run(self) -> None:
         _log.info("engine of %s: blocks of %.3f s of transmission", self.link, self.source.block_s)
         for block in self.spool.pending():
             _log.info("resending spooled block %s", block.block_id)
-            self._deliver(block)
+            self._send(block)
         reported = 0.0
         while not self.stop.is_set():
             self.source.set_events(read_channel_events(self.layout, self.link))
-            made = self.source.blocks_due(time.time())
-            for block in made:
+            for block in self.source.blocks_due(time.time()):
                 self.spool.put(block)
-                self._deliver(block)
+                self._send(block)
             if self.source.started and time.monotonic() - reported >= _STATE_EVERY_S:
-                self._report()
+                state = self.source.state()
+                for end in self.ends:
+                    end.send_state(state)
                 reported = time.monotonic()
             self.stop.wait(max(0.0, min(self.source.next_due_s - time.time(), _STATE_EVERY_S)))
-        for end in self.ends.values():
+        for end in self.ends:
             end.close()
 
-    def _deliver(self, block: KeyBlock) -> None:
-        """Send ``block`` to both ends until both hold it, then unspool it.
-
-        A stop request ends the retries only after each end has had :data:`_STOP_GRACE_S` to answer, so a
-        network taken down in order leaves no block behind; one that is not leaves it in the spool.
-        """
-        waiting = dict(self.ends)
-        grace_ends: float | None = None
-        while waiting:
-            if self.stop.is_set():
-                grace_ends = grace_ends or time.monotonic() + _STOP_GRACE_S
-                if time.monotonic() > grace_ends:
-                    break
-            for kme, end in list(waiting.items()):
-                try:
-                    end.send_block(block, self.source.state())
-                    del waiting[kme]
-                except IntakeError as error:
-                    _log.warning("block %s to %s: %s; retrying", block.block_id, kme, error)
-            if waiting:
-                time.sleep(_RETRY_S)
-        if not waiting:
-            self.spool.remove(block)
-
-    def _report(self) -> None:
-        state = self.source.state()
-        for kme, end in self.ends.items():
-            try:
-                end.send_state(state)
-            except IntakeError as error:
-                _log.warning("state to %s: %s", kme, error)
+    def _send(self, block: KeyBlock) -> None:
+        delivery = _Delivery(block, self.source.state(), self.spool, len(self.ends))
+        for end in self.ends:
+            end.send_block(delivery)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -164,6 +164,9 @@ class IntakeServer:
                 pass
         except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
             pass
+        except asyncio.CancelledError:
+            # the site is stopping: end quietly (asyncio's stream callback would log a cancelled handler)
+            pass
         finally:
             self._connections -= 1
             writer.close()
