@@ -1,4 +1,4 @@
-"""Known answers for the ETSI TS 103 744 combiners: the reference implementation's vectors.
+"""Known answers for the ETSI TS 103 744 combiners: the reference implementation's and the project's own.
 
 ``data/ts103744_reference_vectors.json`` holds the 72 vectors published with the reference implementation
 (etsi-forge/cyber.103744_QHKEX, main.c, commit 41caf04; its ``source`` field says exactly where). They run
@@ -17,17 +17,23 @@ Not covered, and checked to be refused loudly rather than skipped:
 * the 24 KMAC128/KMAC256 vectors (identifiers 7xxx, 8xxx): ``cryptography`` 50 has no KMAC (nor cSHAKE);
 * the ML-KEM step of the 12 ML-KEM-512 vectors (identifiers xx1x): ``cryptography`` 50 has no ML-KEM-512.
   Their KDF (above) and ECDH steps do pass.
+
+``data/hybrid_qkd_vectors.json`` holds the project's own vectors, with a QKD key in the pre-shared-key slot
+and its key_ID in the context, made once by ``tests/services/make_hybrid_vectors.py``; the last test here
+recomputes them.
 """
 
 from __future__ import annotations
 
 import json
 import struct
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from openqci.services.hybrid import HybridHello, HybridReply, derive_hybrid_key
 from openqci.services.hybrid_kdf import (
     PARAMETER_SETS,
     CascadeRound,
@@ -44,6 +50,7 @@ from openqci.services.hybrid_primitives import EcdhKey, KemKey
 
 DATA = Path(__file__).parent / "data"
 REFERENCE = json.loads((DATA / "ts103744_reference_vectors.json").read_text())
+OWN = json.loads((DATA / "hybrid_qkd_vectors.json").read_text())
 
 # The reference's own words for each part of an identifier, mapped to this module's names.
 KDF_NAMES = {
@@ -187,3 +194,37 @@ def test_kmac_vectors_are_refused_not_skipped(vector: dict[str, Any]) -> None:
         params.require_supported()
     with pytest.raises(HybridUnsupportedError, match="no KMAC"):
         cat_kdf(params.kdf, psk=b"", k1=b"1", k2=b"2", ma=b"", mb=b"", info=b"", label=b"", length=16)
+
+
+@pytest.mark.parametrize("vector", OWN["vectors"], ids=lambda v: v["name"])
+def test_own_vectors_with_a_qkd_key(vector: dict[str, Any]) -> None:
+    params = parameter_set(vector["parameter_set"])
+    ecdh_a = EcdhKey.from_private_bytes(params.curve, _h(vector["ecdh_private_initiator"]))
+    ecdh_b = EcdhKey.from_private_bytes(params.curve, _h(vector["ecdh_private_responder"]))
+    kem = KemKey.from_seed(params.kem, _h(vector["mlkem_seed_initiator"]))
+    key_id = uuid.UUID(vector["key_id"]) if vector["key_id"] else None
+    hello = HybridHello(
+        params.cid,
+        key_id,
+        vector["length"],
+        tuple(_h(label) for label in vector["labels_initiator"]),
+        ecdh_a.public,
+        kem.public,
+    )
+    reply = HybridReply(
+        params.cid,
+        tuple(_h(label) for label in vector["labels_responder"]),
+        ecdh_b.public,
+        _h(vector["mlkem_ciphertext"]),
+    )
+    k1 = ecdh_a.exchange(ecdh_b.public)
+    assert k1 == ecdh_b.exchange(ecdh_a.public)
+    key = derive_hybrid_key(
+        qkd_key=_h(vector["qkd_key"]),
+        hello=hello,
+        reply=reply,
+        k1=k1,
+        k2=kem.decapsulate(reply.kem_ciphertext),
+        context=vector["context"].encode(),
+    )
+    assert key.hex() == vector["key"]
