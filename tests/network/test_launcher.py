@@ -192,3 +192,58 @@ def test_franceqci_comes_up_within_a_minute(tmp_path: Path, kmes_per_process: in
         assert all(n["qkdn_status"] == "up" for n in document["nodes"])
         assert all(link["qkdl_status"] == "up" for link in document["links"])
         assert elapsed_s < 60.0
+
+
+PAIR = """
+name: pair
+description: Two KMEs, one model link.
+sites:
+  - {name: kme-a, roles: [kme, user-site], latitude_deg: 48.0, longitude_deg: 2.0, reference: synthetic}
+  - {name: kme-b, roles: [kme, user-site], latitude_deg: 48.0, longitude_deg: 2.2, reference: synthetic}
+links:
+  - {name: kme-a-kme-b, site_a: kme-a, site_b: kme-b, preset: yuan2018, length_km: 20.0}
+saes:
+  - {name: sae-a, kme: kme-a}
+  - {name: sae-b, kme: kme-b}
+"""
+
+
+def test_a_stopped_network_resumes_in_place_with_its_keys(tmp_path: Path) -> None:
+    scenario = tmp_path / "pair.yaml"
+    scenario.write_text(PAIR)
+    state_dir = tmp_path / "state"
+    for _ in launched(scenario, state_dir):
+        with sae_client(state_dir, "sae-a", "kme-a") as master:
+            enc = master.post("/api/v1/keys/sae-b/enc_keys", json={"number": 2, "size": 256})
+        assert enc.status_code == 200, enc.text
+        keys = enc.json()["keys"]
+        down = openqci("network", "down", "--state-dir", str(state_dir))
+        assert down.returncode == 0, down.stderr
+        again = openqci("network", "down", "--state-dir", str(state_dir))
+        assert again.returncode == 0, again.stderr
+        assert "nothing to stop" in " ".join(again.stdout.split())
+        resumed = openqci("network", "up", str(scenario), "--state-dir", str(state_dir))
+        assert resumed.returncode == 0, resumed.stderr
+        with sae_client(state_dir, "sae-b", "kme-b") as slave:
+            dec = slave.post(
+                "/api/v1/keys/sae-a/dec_keys", json={"key_IDs": [{"key_ID": k["key_ID"]} for k in keys]}
+            )
+        assert dec.status_code == 200, dec.text
+        assert dec.json()["keys"] == keys  # a key handed out before the stop is retrieved after it
+        with sae_client(state_dir, "sae-a", "kme-a") as master:
+            fresh = master.post("/api/v1/keys/sae-b/enc_keys", json={"number": 1, "size": 256})
+        assert fresh.status_code == 200, fresh.text
+        assert fresh.json()["keys"][0]["key_ID"] not in {k["key_ID"] for k in keys}
+
+
+def test_up_refuses_a_stopped_network_of_another_scenario(tmp_path: Path) -> None:
+    scenario = tmp_path / "pair.yaml"
+    scenario.write_text(PAIR)
+    state_dir = tmp_path / "state"
+    for _ in launched(scenario, state_dir):
+        assert openqci("network", "down", "--state-dir", str(state_dir)).returncode == 0
+        other = tmp_path / "other.yaml"
+        other.write_text(PAIR.replace("length_km: 20.0", "length_km: 21.0"))
+        done = openqci("network", "up", str(other), "--state-dir", str(state_dir))
+        assert done.returncode != 0
+        assert "another scenario" in done.stderr

@@ -278,7 +278,10 @@ def down(
         stopped = stop(state_dir, timeout_s=timeout_s)
     except NetworkError as error:
         fail(str(error))
-    console.print(f"stopped {len(stopped)} processes")
+    if stopped:
+        console.print(f"stopped {len(stopped)} processes")
+    else:
+        console.print(f"no network runs from {state_dir}; nothing to stop")
 
 
 def _nodes_table(document: dict[str, Any]) -> Table:

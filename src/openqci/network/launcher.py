@@ -9,7 +9,9 @@ heard from every KME and both ends of every link. If anything fails it stops wha
 :class:`LaunchError` with the tail of the failing process's log. A link whose scenario entry says
 ``source: engine`` gets a process of its own running the link engine (:mod:`openqci.network.engine`),
 which feeds both ends' KMEs; the others run the rate model at each end. :func:`down` stops the processes
-(SIGTERM, then SIGKILL after a timeout); :func:`attack` puts an eavesdropper on (or takes it off) a link.
+(SIGTERM, then SIGKILL after a timeout), and :func:`up` on the directory of a stopped network resumes it
+with its keys, certificates and link schedules (new ports, the same stores); :func:`attack` puts an
+eavesdropper on (or takes it off) a link.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import shutil
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -78,17 +80,21 @@ def up(
     ScenarioError
         If the scenario file is invalid.
     LaunchError
-        If the directory is in use, or a part fails to start or to answer within ``options.timeout_s``;
-        everything started is stopped first.
+        If the directory holds something else than a stopped network of this scenario, or a part fails to
+        start or to answer within ``options.timeout_s``; everything started is stopped first.
     """
     scenario = load_scenario(scenario_path)
     layout = StateDir(state_dir.resolve())
-    _prepare(layout, scenario_path, scenario, options)
+    resuming = _stopped_here(layout, scenario_path)
+    if resuming:
+        _resume_plans(layout, options)
+    else:
+        _prepare(layout, scenario_path, scenario, options)
     sockets = {name: bind_loopback() for name in ["controller", *(s.name for s in scenario.kme_sites)]}
     ports = {name: int(sock.getsockname()[1]) for name, sock in sockets.items()}
     started: list[ProcessRecord] = []
     try:
-        _write_kme_configs(layout, scenario, ports, options)
+        _write_kme_configs(layout, scenario, ports, options, create=not resuming)
         state = _start(layout, scenario, sockets, ports, options, started)
         _wait_ready(layout, state, options.timeout_s, progress)
     except BaseException:
@@ -102,8 +108,13 @@ def up(
 
 
 def down(state_dir: Path, *, timeout_s: float = 10.0) -> list[ProcessRecord]:
-    """Stop every process of the network in ``state_dir``; return those that were running."""
+    """Stop every process of the network in ``state_dir``; return those that were running.
+
+    A network already stopped stops nothing (an empty list); a directory that never held one is an error.
+    """
     layout = StateDir(state_dir.resolve())
+    if not layout.state_file.exists() and layout.scenario_file.exists() and layout.plan_file.exists():
+        return []
     state = read_state(layout)
     marker = str(layout.root)
     running = [p for p in state.processes if is_running(p.pid, marker)]
@@ -134,6 +145,50 @@ def attack(state_dir: Path, link: str, *, intercept_resend: float, cut: bool = F
 
 
 # -- preparing the state directory ----------------------------------------------------------------------
+
+
+def _stopped_here(layout: StateDir, scenario_path: Path) -> bool:
+    """Whether ``layout`` holds a stopped network of this very scenario, which ``up`` then resumes.
+
+    Raises
+    ------
+    LaunchError
+        If the network there still runs, or was launched from another scenario.
+    """
+    if not (layout.scenario_file.exists() and layout.plan_file.exists()):
+        return False
+    if layout.state_file.exists():
+        state = read_state(layout)
+        if any(is_running(p.pid, str(layout.root)) for p in state.processes):
+            raise LaunchError(
+                f"{layout.root} runs a network already; stop it first with 'openqci network down'"
+            )
+        layout.state_file.unlink()
+    if layout.scenario_file.read_bytes() != scenario_path.read_bytes():
+        raise LaunchError(
+            f"{layout.root} holds a network launched from another scenario file; "
+            "give a new or empty state directory, or the scenario it was launched from"
+        )
+    return True
+
+
+def _resume_plans(layout: StateDir, options: LaunchOptions) -> None:
+    """Carry every link on from a block both ends will reach after restarting (the downtime made no key).
+
+    The schedule (epoch, tick) stays, so block indices and the block IDs derived from them never repeat;
+    the rates take this launch's options.
+    """
+    now = time.time()
+    plans = [
+        replace(
+            plan,
+            speedup=options.speedup,
+            intake_cap_bps=options.intake_cap_bps,
+            first_block=plan.blocks_due(now) + 2,
+        )
+        for plan in read_plans(layout).values()
+    ]
+    write_plans(layout, plans)
 
 
 def _prepare(layout: StateDir, scenario_path: Path, scenario: Scenario, options: LaunchOptions) -> None:
@@ -167,12 +222,14 @@ def _prepare(layout: StateDir, scenario_path: Path, scenario: Scenario, options:
 
 
 def _write_kme_configs(
-    layout: StateDir, scenario: Scenario, ports: dict[str, int], options: LaunchOptions
+    layout: StateDir, scenario: Scenario, ports: dict[str, int], options: LaunchOptions, *, create: bool
 ) -> None:
+    """Write each KME's configuration for this launch's ports (and, on a first launch, its master key)."""
     for site in scenario.kme_sites:
         directory = layout.kme_dir(site.name)
-        directory.mkdir(parents=True)
-        write_master_key(directory / "master.key")
+        if create:
+            directory.mkdir(parents=True)
+            write_master_key(directory / "master.key")
         layout.kme_config(site.name).write_text(
             yaml.safe_dump(_kme_document(layout, scenario, site.name, ports, options))
         )

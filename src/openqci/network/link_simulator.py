@@ -81,6 +81,8 @@ class LinkPlan:
     epsilon: float = 1e-10
     source: str = "model"
     """``model`` (blocks made at both ends from the seed) or ``engine`` (blocks pushed by the engine)."""
+    first_block: int = 0
+    """The first block both ends hand over: 0 at launch, past the downtime when a network resumes."""
 
     def blocks_due(self, now_s: float) -> int:
         """How many blocks have fallen due by ``now_s`` (block ``n`` is due at the end of tick ``n``)."""

@@ -37,7 +37,7 @@ class ModelKeySource:
         self.plan = plan
         self._stream = stream
         self._events = events
-        self._next_index = 0
+        self._next_index = plan.first_block
         self._blocks = 0
         self._conditions = ChannelConditions(0.0, 0.0, up=True)
 
