@@ -8,8 +8,10 @@ import uuid
 
 import pytest
 
+from openqci.kms.crypto import MasterKey
 from openqci.kms.errors import KeyShortageError, KeysNotFoundError, PeerError, UnauthorizedError
 from openqci.kms.records import DeliveredKey, Reservation
+from openqci.kms.sqlite_store import SqliteKeyStore
 from openqci.kms.units import cut_block
 from tests.kms.conftest import StoreFactory, make_block
 
@@ -224,3 +226,15 @@ def test_sqlite_file_holds_no_plain_key_and_wipes_consumed(tmp_path) -> None:
     with sqlite3.connect(path) as conn:
         (material,) = conn.execute("SELECT material FROM units WHERE state = 3").fetchone()
     assert material == bytes(len(material))
+
+
+def test_sqlite_store_files_are_readable_by_their_owner_only(tmp_path) -> None:
+    store = SqliteKeyStore(tmp_path / "keys.sqlite", MasterKey.generate())
+    store.add_block(make_block(), unit_bits=256, parity=0)
+    try:
+        files = sorted(tmp_path.glob("keys.sqlite*"))
+        assert {f.name for f in files} >= {"keys.sqlite", "keys.sqlite-wal"}
+        for path in files:
+            assert path.stat().st_mode & 0o077 == 0, (path.name, oct(path.stat().st_mode))
+    finally:
+        store.close()

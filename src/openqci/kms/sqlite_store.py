@@ -5,10 +5,13 @@ two threads or two processes) can never pick the same free units. ``synchronous=
 transaction survive a power cut, not only a killed process: the KME commits groups of requests at once
 (:class:`openqci.kms.committer.GroupCommitter`), so the fsync (about 0.2 ms here) is paid once per group,
 not once per request, and ``NORMAL``'s weaker promise buys little. ``secure_delete`` zeroes freed pages.
+The file is created with mode 0600 before SQLite opens it; SQLite gives its write-ahead log and shared
+memory files the database file's mode, so none of the three is readable by other users.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -31,13 +34,15 @@ class SqliteKeyStore(SqlKeyStore):
     def __init__(self, path: Path | str, master_key: MasterKey) -> None:
         super().__init__(master_key)
         try:
+            if str(path) != ":memory:":
+                os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
             self._conn = sqlite3.connect(
                 str(path), isolation_level=None, check_same_thread=False, timeout=30.0
             )
             for pragma in ("journal_mode=WAL", "synchronous=FULL", "secure_delete=ON", "foreign_keys=ON"):
                 self._conn.execute(f"PRAGMA {pragma}")
             self._conn.executescript(_SCHEMA)
-        except sqlite3.Error as error:
+        except (sqlite3.Error, OSError) as error:
             raise StoreError(f"cannot open SQLite key store {path}: {error}") from None
         self._checkpointer = _Checkpointer(path) if str(path) != ":memory:" else None
         if self._checkpointer is not None:
