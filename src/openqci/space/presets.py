@@ -77,13 +77,14 @@ class SpaceMission:
 # Micius and the Xinglong station: Liao et al., "Satellite-to-ground quantum key distribution", Nature 549,
 # 43 (2017), arXiv 1707.00542, and its pass of 19 December 2016.
 #
-# Fitted [F]: beam quality, pointing jitter, r0, field stop and the two optics losses were chosen together
-# so that the link loss (transmitter output to detector input) is ~30 dB at 645 km and ~40 dB at 1200 km,
-# the two ends of the measured link-efficiency curve (tests: test_calibration_micius_...). That curve is a
-# weak source: it is a third-party digitisation of the paper's plot of link efficiency against distance
-# (QNET, Baidu QCompute, Extensions/QuantumNetwork/examples/data/micius2017_link_efficiency.csv); the
-# digitiser does not say which figure it read, and its 1200 km end (40.3 dB) sits on a rise of 1.4 dB over
-# its last 2.3 km (39.0 dB at 1197.7 km).
+# Fitted [F]: pointing jitter, r0, field stop and the two optics losses were chosen together so that the
+# link loss (transmitter output to detector input) is ~30 dB at 645 km and ~40 dB at 1200 km, the two ends
+# of the measured link-efficiency curve (tests: test_calibration_micius_...); the beam quality only turns
+# the 300 mm aperture into the published ~10 urad divergence. The curve is a weak source: it is a
+# third-party digitisation of the paper's plot of link efficiency against distance (QNET, Baidu QCompute,
+# Extensions/QuantumNetwork/examples/data/micius2017_link_efficiency.csv); the digitiser does not say which
+# figure it read, and its 1200 km end (40.3 dB) sits on a rise of 1.4 dB over its last 2.3 km (39.0 dB at
+# 1197.7 km).
 #
 # Not used by the fit, and so checked as validation (tests: test_validation_micius_...), all [Q] from the
 # text of arXiv 1707.00542: the sifted key rate "from ~12 kbit/s at 645 km to ~1 kbit/s at 1200 km"; the
@@ -123,7 +124,7 @@ MICIUS2017 = SpaceMission(
     reference=(
         "Liao et al., Nature 549, 43 (2017), arXiv 1707.00542: 100 MHz decoy BB84 at 848.62 nm, "
         "0.8/0.1/0 with 0.5/0.25/0.25 [C, QNET reproduction; the text gives 848.6 nm, Q]; 300 mm "
-        "transmitter, ~10 urad divergence, 1 m Xinglong telescope [Q]; beam quality 2.8 [F] (it gives the "
+        "transmitter, ~10 urad divergence, 1 m Xinglong telescope [Q]; beam quality 2.8 (it gives that "
         "10 urad full angle); ~500 km sun-synchronous orbit [S]; zenith extinction 0.48 dB at 850 nm "
         "(MODTRAN, as distributed with SatQuMA) [C]; pointing jitter 1 urad (the text: tracking accuracy "
         "~1.2 urad, Q), Xinglong r0 4 cm at 500 nm, 16 urad field stop, optics 3 + 10.5 dB [F], fitted so "
