@@ -1,4 +1,10 @@
-"""Finite-key decoy BB84 (Lim et al., PRA 89, 022307 (2014)) with the paper's simulation parameters."""
+"""Finite-key decoy BB84 (Lim et al., PRA 89, 022307 (2014)) with the paper's simulation parameters.
+
+Lim, Curty, Walenta, Xu, Zbinden, "Concise security bounds for practical decoy-state quantum key
+distribution", PRA 89, 022307 (2014), arXiv 1311.7129: the bound is Eqs. (1)-(5), the parameters those of
+Sec. IV. The paper prints its rates only as Fig. 1; the two numbers its text gives (1.75 and 135 km) are
+checked as published, the table of rates is recomputed (tests/physics/reference_tables.py).
+"""
 
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ from openqci.physics import (
     secret_key_rate,
 )
 from openqci.physics.entropy import binary_entropy
+from tests.physics import reference_tables
 
 LIM = get_preset("lim2014")
 EPSILON = 1e-10
@@ -36,26 +43,43 @@ def test_key_rate_grows_with_block_size() -> None:
 
 
 def test_rate_with_1e9_is_about_1_75_times_the_rate_with_1e7_at_100_km() -> None:
-    # Lim et al. 2014, Sec. IV: "about 1.75 times"; our recomputation of their model gives 1.79.
+    # Published: Lim et al. 2014, Sec. IV, discussing Fig. 1: at 100 km the rate with n_X = 1e9 is about 1.75
+    # times the rate with n_X = 1e7. The recomputed table below gives 8.282e-5 / 4.653e-5 = 1.78.
     assert rate(100.0, 1e9) / rate(100.0, 1e7) == pytest.approx(1.75, abs=0.1)
 
 
-@pytest.mark.parametrize(
-    ("block_size", "expected"),
-    # Recomputation of Lim et al.'s optimised rates per pulse (shared/reference/qkd-numbers.md, 2.1).
-    [
-        (1e6, [3.19e-3, 3.05e-4, 2.75e-5]),
-        (1e7, [5.36e-3, 5.14e-4, 4.77e-5]),
-        (1e9, [9.20e-3, 8.90e-4, 8.54e-5]),
-    ],
-)
+# Key per sent pulse at 0, 50 and 100 km, optimised over q_x, p_mu1, p_mu2, mu1 and mu2, for blocks of n_X
+# key-basis detections (epsilon_sec 1e-10, epsilon_cor 1e-15). Recomputed, not read from the paper:
+# Eqs. (1)-(5) with the Sec. IV parameters, written out independently of openqci in
+# tests/physics/reference_tables.py, which prints this table (`python -m tests.physics.reference_tables
+# lim2014`).
+LIM_TABLE = {
+    1e6: [3.161e-3, 3.018e-4, 2.729e-5],
+    1e7: [5.231e-3, 5.019e-4, 4.653e-5],
+    1e9: [8.943e-3, 8.643e-4, 8.282e-5],
+}
+
+
+@pytest.mark.parametrize(("block_size", "expected"), LIM_TABLE.items())
 def test_optimised_rates_match_the_recomputed_table(block_size: float, expected: list[float]) -> None:
+    # Both sides optimise the same five parameters of the same bound; 1 % covers where two optimisers stop.
     got = secret_key_rate(LIM, np.array([0.0, 50.0, 100.0]), block_size=block_size, epsilon=EPSILON)
-    assert got.secret_key_rate_per_pulse == pytest.approx(expected, rel=0.06)
+    assert got.secret_key_rate_per_pulse == pytest.approx(expected, rel=0.01)
+
+
+@pytest.mark.slow
+def test_the_recomputed_table_is_what_the_reference_script_prints() -> None:
+    recomputed = reference_tables.lim2014_table()
+    assert recomputed.keys() == LIM_TABLE.keys()
+    for block_size, rates in LIM_TABLE.items():
+        assert recomputed[block_size] == pytest.approx(rates, rel=1e-3)
 
 
 def test_small_blocks_still_make_key_beyond_100_km() -> None:
-    # Paper: with n_X = 1e4 keys are possible up to 135 km; our recomputation gives ~120 km.
+    # Published: Lim et al. 2014, Sec. IV: with n_X = 1e4 keys are still possible up to 135 km. Not
+    # reproduced: the independent recomputation (reference_tables.lim2014_optimum) makes key at 115 km and
+    # none at 120 km, and openqci stops at ~116 km; the gap to the paper is unexplained. So the test only asks
+    # for key beyond 100 km and no more reach than the paper's.
     reach = max_distance_km(LIM, block_size=1e4, epsilon=EPSILON, resolution_km=0.5)
     assert 105.0 <= reach <= 135.0
 

@@ -1,7 +1,7 @@
 """Analytic pass geometry for the tests: a circular orbit over a spherical, non-rotating Earth.
 
-This is the independent calculation of the reference notes (section 5.4): slant range
-``L = sqrt((R + h)^2 - R^2 cos^2 el) - R sin el`` and, for a pass whose closest approach is at Earth central
+The closed forms of :mod:`tests.space.reference_tables` (slant range
+``L = sqrt((R + h)^2 - R^2 cos^2 el) - R sin el``) and, for a pass whose closest approach is at Earth central
 angle ``beta0``, central angle ``cos phi = cos beta0 cos(omega t)``.
 """
 
@@ -15,16 +15,9 @@ from numpy.typing import NDArray
 from scipy.optimize import brentq
 
 from openqci.space.passes import PassTrack
+from tests.space.reference_tables import EARTH_RADIUS_KM, MU_KM3_S2, slant_range_km
 
-EARTH_RADIUS_KM = 6371.0
-MU_KM3_S2 = 398_600.4418
-
-
-def slant_range_km(elevation_deg: float, altitude_km: float, radius_km: float = EARTH_RADIUS_KM) -> float:
-    el = math.radians(elevation_deg)
-    return math.sqrt((radius_km + altitude_km) ** 2 - (radius_km * math.cos(el)) ** 2) - radius_km * math.sin(
-        el
-    )
+__all__ = ["EARTH_RADIUS_KM", "MU_KM3_S2", "analytic_track", "slant_range_km"]
 
 
 def _elevation_and_range(

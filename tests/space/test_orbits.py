@@ -22,8 +22,8 @@ def test_reads_three_line_sets() -> None:
 
 
 def test_period_of_500_km_orbit() -> None:
-    # Reference notes 5.4: a 500 km circular orbit has a period of 94.5 min (R = 6371 km); ours is measured
-    # from the WGS-72 radius 6378 km, so it is ~0.15 % longer.
+    # Kepler's third law, recomputed by tests/space/reference_tables.py: a 500 km circular orbit has a period
+    # of 94.5 min (R = 6371 km); ours is measured from the WGS-72 radius 6378 km, so it is ~0.15 % longer.
     satellite = Satellite.from_elements(
         "x", epoch=datetime(2026, 1, 1), altitude_km=500.0, inclination_deg=97.4, raan_deg=0
     )

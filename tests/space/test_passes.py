@@ -15,6 +15,7 @@ from openqci.space.orbits import Satellite
 from openqci.space.passes import find_passes, look_at, pass_track
 from openqci.space.stations import GroundStation
 from tests.space.helpers import slant_range_km
+from tests.space.reference_tables import geometry_table
 
 EPOCH = datetime(2026, 3, 20, tzinfo=UTC)
 SATELLITE = Satellite.from_elements(
@@ -31,8 +32,9 @@ def _station_under_track(offset_s: float) -> GroundStation:
 
 
 def test_overhead_pass_lasts_about_seven_minutes() -> None:
-    # Reference notes 5.4 (circular orbit, spherical non-rotating Earth): 443 s above 10 deg at 500 km.
-    # Earth rotation and the station's latitude change this by a few seconds: tolerance 3 %.
+    # Recomputed (tests/space/reference_tables.py, circular orbit over a spherical non-rotating Earth): an
+    # overhead pass of a 500 km orbit stays 443 s above 10 deg. Earth rotation and the station's latitude
+    # change this by a few seconds: tolerance 3 %.
     station = _station_under_track(3000.0)
     (found,) = find_passes(SATELLITE, station, EPOCH + timedelta(seconds=2400), 1200.0)
     assert found.max_elevation_deg > 89.0
@@ -42,8 +44,9 @@ def test_overhead_pass_lasts_about_seven_minutes() -> None:
 @pytest.mark.parametrize(
     ("elevation_deg", "table_km"), [(30.0, 909.0), (20.0, 1193.0), (15.0, 1407.0), (10.0, 1695.0)]
 )
-def test_slant_range_matches_analytic_table(elevation_deg: float, table_km: float) -> None:
-    # Reference notes 5.4, 500 km row; the table itself is checked against the closed form first.
+def test_slant_range_matches_the_recomputed_table(elevation_deg: float, table_km: float) -> None:
+    # The 500 km row recomputed by tests/space/reference_tables.py; the table is checked against its closed
+    # form first.
     assert slant_range_km(elevation_deg, 500.0) == pytest.approx(table_km, abs=1.0)
     station = _station_under_track(3000.0)
     (found,) = find_passes(SATELLITE, station, EPOCH + timedelta(seconds=2400), 1200.0)
@@ -51,6 +54,13 @@ def test_slant_range_matches_analytic_table(elevation_deg: float, table_km: floa
     rising = track.time_s < (found.culmination - found.start).total_seconds()
     measured = np.interp(elevation_deg, track.elevation_deg[rising], track.slant_range_km[rising])
     assert measured == pytest.approx(table_km, rel=0.02)
+
+
+def test_the_recomputed_table_is_what_the_reference_script_prints() -> None:
+    row = geometry_table()[500.0]
+    assert row["period_min"] == 94.5
+    assert row["pass_s"] == [693, 443, 359, 296]
+    assert row["slant_range_km"] == [500, 909, 1193, 1407, 1695]
 
 
 def test_passes_are_ordered_and_above_the_mask() -> None:

@@ -2,8 +2,9 @@
 
 Extinction follows Beer-Lambert through the air mass, ``loss = zenith_loss_db * X(elevation)``, with the air
 mass ``X`` of Kasten and Young, Appl. Opt. 28, 4735 (1989), which stays finite at the horizon. With the zenith
-loss of a MODTRAN rural-aerosol atmosphere this reproduces MODTRAN's own curve (the SatQuMA extraction in the
-reference notes) within 0.1 dB down to 10 degrees.
+loss of a MODTRAN rural-aerosol atmosphere this reproduces MODTRAN's own curve within 0.1 dB down to
+10 degrees (the transmissivities distributed with SatQuMA, ``channel/atmosphere/MODTRAN_data.py`` in
+cnqo-qcomms/SatQuMA; checked in ``tests/space/test_channel.py``).
 
 Turbulence hardly spreads a downlink beam (the turbulent layer is at the receiver's end of a 500+ km path) but
 it blurs the image at the receiver: the long-exposure spot has a FWHM of ``0.98 lambda / r0`` (Fried 1966),
