@@ -5,8 +5,8 @@ acknowledgement that travels back (``ext_keys_ack``, with the statuses ``relayed
 ``voided``); :class:`VoidMessage` discards a relay along its route (``ext_keys_void``). Where GS QKD 020
 answers ``202 Accepted`` and calls back later, each hop here answers its request with the downstream
 acknowledgement (a synchronous callback), so the source learns the outcome from the answer to its own
-request. The fields follow the relay message of ITU-T Q.4163 as summarised in the reference notes: relay ID,
-source and destination (the route), the key IDs, the link key units consumed on this hop, the ciphertext
+request. The fields follow the key relay message of ITU-T Q.4163 (key relay in trusted-node networks): relay
+ID, source and destination (the route), the key IDs, the link key units consumed on this hop, the ciphertext
 and the authentication tag.
 """
 
