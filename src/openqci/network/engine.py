@@ -1,18 +1,18 @@
 """A link engine process: one fibre link's real key, delivered to the KMEs at both of its ends.
 
-Started by the launcher as ``python -m openqci.network.engine --state-dir DIR --link LINK``, one process
-per engine-run link, at a lower scheduling priority than the KMEs (a slow engine falls behind; a starved
-KME would fail its applications). It runs :class:`~openqci.network.engine_source.EngineKeySource` in step
-with the wall clock and sends each block to both ends over the authenticated local channel of
-:mod:`openqci.network.intake` (one sender thread per end, so the next block is made while this one is
-stored), and reports the link's state to both every second.
+Started by the launcher as ``python -m openqci.network.engine --state-dir DIR --link LINK``, one process per
+engine-run link, in the idle scheduling class, so it runs on the CPU the KMEs leave (a slow engine falls
+behind; a starved KME would fail its applications). It runs
+:class:`~openqci.network.engine_source.EngineKeySource` in step with the wall clock and sends each block to
+both ends over the authenticated local channel of :mod:`openqci.network.intake` (one sender thread per end,
+so the next block is made while this one is stored), and reports the link's state to both every second.
 
 Both ends must hold the same blocks or none: a block is written to the link's spool (``DIR/engines/LINK/``,
-mode 0600) before it is sent, and removed (overwritten, then unlinked) only once both ends have
-acknowledged it. An engine killed in between sends the spooled blocks again when it restarts; an end that
-already holds one adds nothing. While an end cannot be reached its sender retries, and once its queue is
-full the engine makes no new key, so the spool holds a handful of blocks at most. Each block the engine
-makes, and each it aborts, is logged with its block ID.
+mode 0600) before it is sent, and removed (overwritten, then unlinked) only once both ends have acknowledged
+it. An engine killed in between sends the spooled blocks again when it restarts; an end that already holds
+one adds nothing. While an end cannot be reached its sender retries, and once its queue is full the engine
+makes no new key, so the spool holds a handful of blocks at most. Each block the engine makes, and each it
+aborts, is logged with its block ID.
 """
 
 from __future__ import annotations
@@ -222,6 +222,20 @@ class _Engine:
             end.send_block(delivery)
 
 
+def _yield_to_the_kmes() -> None:
+    """Run only on CPU time the KMEs and the controller leave over (Linux's idle scheduling class).
+
+    An engine that cannot keep up falls behind and says so in its effective rate; a KME starved of CPU
+    would miss its reports to the controller and fail its SAEs. Where the idle class is not available the
+    engine takes the lowest priority instead.
+    """
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):
+        with contextlib.suppress(OSError):
+            os.nice(19)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run one link's engine until SIGTERM or SIGINT."""
     parser = argparse.ArgumentParser(prog="python -m openqci.network.engine", description=__doc__)
@@ -229,8 +243,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--link", required=True)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    with contextlib.suppress(OSError):
-        os.nice(10)
+    _yield_to_the_kmes()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
