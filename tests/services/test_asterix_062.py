@@ -280,6 +280,18 @@ def test_records_outside_the_fields_are_refused(change: dict[str, object]) -> No
         _one(**change)
 
 
+def test_records_built_directly_are_checked_too() -> None:
+    from dataclasses import replace
+
+    record = _one()
+    with pytest.raises(AsterixError, match="sac"):
+        encode_cat062(replace(record, sac=np.array([300])))
+    with pytest.raises(AsterixError, match="mode3a"):
+        encode_cat062(replace(record, mode3a=np.array([0o10000])))
+    with pytest.raises(AsterixError, match="track_number"):
+        encode_cat062(replace(record, track_number=np.array([-1])))
+
+
 def test_decoder_refuses_truncated_and_foreign_bytes(rng: np.random.Generator) -> None:
     data = encode_cat062(_random_records(rng, 3))
     with pytest.raises(AsterixError):

@@ -213,6 +213,14 @@ def _quantise(values: NDArray[np.float64], lsb: float, low: int, high: int, name
     return raw.astype(np.int64)
 
 
+def _unsigned(values: NDArray[np.integer[Any]], high: int, name: str) -> NDArray[np.int64]:
+    """Whole numbers checked against ``0..high`` (records built without :meth:`TrackRecords.build`)."""
+    raw = np.asarray(values)
+    if raw.dtype.kind not in "ui" or raw.min() < 0 or raw.max() > high:
+        raise AsterixError(f"{name} must be whole numbers in 0..{high}")
+    return raw.astype(np.int64)
+
+
 def _big_endian(values: NDArray[np.int64], width: int) -> NDArray[np.uint8]:
     """The low ``width`` bytes of each value, most significant first (two's complement for negatives)."""
     as_bytes = values.astype(">i8").view(np.uint8).reshape(-1, 8)
@@ -251,13 +259,16 @@ def encode_records(records: TrackRecords) -> NDArray[np.uint8]:
     vx = _quantise(records.vx, LSB["vx"], -(2**15), 2**15 - 1, "vx")
     vy = _quantise(records.vy, LSB["vy"], -(2**15), 2**15 - 1, "vy")
     fl = _quantise(records.flight_level, LSB["flight_level"], -15 * 4, 1500 * 4, "flight_level")
-    if int(records.mode3a.max()) > 0o7777:
-        raise AsterixError("mode3a out of range 0o0000..0o7777")
+    sac = _unsigned(records.sac, 0xFF, "sac")
+    sic = _unsigned(records.sic, 0xFF, "sic")
+    service_id = _unsigned(records.service_id, 0xFF, "service_id")
+    mode3a = _unsigned(records.mode3a, 0o7777, "mode3a")
+    track_number = _unsigned(records.track_number, 0xFFFF, "track_number")
 
     out[:, 0:3] = np.frombuffer(FSPEC, dtype=np.uint8)
-    out[:, 3] = records.sac
-    out[:, 4] = records.sic
-    out[:, 5] = records.service_id
+    out[:, 3] = sac
+    out[:, 4] = sic
+    out[:, 5] = service_id
     out[:, 6:9] = _big_endian(t, 3)
     out[:, 9:13] = _big_endian(lat, 4)
     out[:, 13:17] = _big_endian(lon, 4)
@@ -265,10 +276,10 @@ def encode_records(records: TrackRecords) -> NDArray[np.uint8]:
     out[:, 20:23] = _big_endian(y, 3)
     out[:, 23:25] = _big_endian(vx, 2)
     out[:, 25:27] = _big_endian(vy, 2)
-    out[:, 27:29] = _big_endian(records.mode3a.astype(np.int64), 2)
+    out[:, 27:29] = _big_endian(mode3a, 2)
     out[:, 29] = 0  # STI 00 and six spare bits
     out[:, 30:36] = _sixbit(records.callsign)
-    out[:, 36:38] = _big_endian(records.track_number.astype(np.int64), 2)
+    out[:, 36:38] = _big_endian(track_number, 2)
     out[:, 38] = 0x01  # MON SPI MRH SRC CNF all 0, FX: a second octet follows
     out[:, 39] = (
         (records.simulated.astype(np.uint8) << 7)
