@@ -14,7 +14,7 @@ from openqci.kms.crypto import write_master_key
 from openqci.kms.node import Kme, build_kme
 from openqci.kms.pki import PkiLayout, init_pki
 from openqci.kms.tls import with_client_certificate
-from tests.kms.conftest import make_block
+from tests.kms.conftest import Backend, make_block
 
 SAES_A = ["sae-a1", "sae-a2"]
 SAES_B = ["sae-b1", "sae-b2", "sae-b3"]
@@ -34,10 +34,11 @@ class Site:
         return identity.certificate.read_text()
 
 
-def make_site(
-    root: Path, ports: Mapping[str, int] | None = None, store: Mapping[str, object] | None = None
-) -> Site:
-    """Write a PKI, master keys and the YAML configurations of kme-a and kme-b under ``root``."""
+def make_site(root: Path, ports: Mapping[str, int] | None = None, backend: Backend | None = None) -> Site:
+    """Write a PKI, master keys and the YAML configurations of kme-a and kme-b under ``root``.
+
+    Each KME keeps its keys in a store of its own on ``backend`` (default: a SQLite file under ``root``).
+    """
     ports = ports or {"kme-a": 0, "kme-b": 0}
     pki = init_pki(root / "pki", ["kme-a", "kme-b"], [*SAES_A, *SAES_B, STRANGER])
     paths = {}
@@ -47,8 +48,7 @@ def make_site(
             "kme_id": me,
             "port": ports[me],
             "master_key_file": f"{me}.masterkey",
-            "store": dict(store or {"sqlite": f"{me}.sqlite"})
-            | ({"schema": me.replace("-", "_")} if store else {}),
+            "store": backend.store(me) if backend else {"sqlite": f"{me}.sqlite"},
             "tls": {"ca": "pki/ca.pem", "certificate": f"pki/{me}.pem", "private_key": f"pki/{me}.key"},
             "limits": {"max_key_per_request": 16, "max_SAE_ID_count": 2},
             "saes": [{"sae_id": s, "certificate": f"pki/{s}.pem"} for s in mine],

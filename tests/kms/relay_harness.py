@@ -9,7 +9,6 @@ a breadth-first search over the links that are not avoided.
 from __future__ import annotations
 
 import collections
-import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +23,7 @@ from openqci.kms.node import Kme, build_kme
 from openqci.kms.pki import init_pki
 from openqci.kms.route_provider import RelayRoute
 from openqci.kms.tls import with_client_certificate
-from tests.kms.conftest import make_block
+from tests.kms.conftest import Backend, make_block, query_store
 
 Tamper = Callable[[httpx.Request], httpx.Request]
 
@@ -117,11 +116,9 @@ class Net:
                 self.kmes[kme].manager.add_block(block)
 
     def consumed_units(self, kme: str, link: str) -> int:
-        """Units of ``link`` consumed at ``kme`` (read from its SQLite file)."""
-        with sqlite3.connect(self.root / f"{kme}.sqlite") as conn:
-            (count,) = conn.execute(
-                "SELECT count(*) FROM units WHERE link_id = ? AND state = 3", (link,)
-            ).fetchone()
+        """Units of ``link`` consumed at ``kme``, read from its store over a connection of its own."""
+        sql = "SELECT count(*) FROM units WHERE link_id = ? AND state = 3"
+        ((count,),) = query_store(self.kmes[kme].config.store, sql, (link,))
         return int(count)
 
     def rebuild(self, name: str) -> None:
@@ -145,8 +142,13 @@ class Net:
         )
 
 
-def make_net(root: Path, links: dict[str, tuple[str, str]], saes: dict[str, str]) -> Net:
-    """Write a PKI and configurations for the KMEs of ``links`` (SAE to KME in ``saes``) and build them."""
+def make_net(
+    root: Path, links: dict[str, tuple[str, str]], saes: dict[str, str], backend: Backend | None = None
+) -> Net:
+    """Write a PKI and configurations for the KMEs of ``links`` (SAE to KME in ``saes``) and build them.
+
+    Each KME keeps its keys in a store of its own on ``backend`` (default: a SQLite file under ``root``).
+    """
     names = sorted({kme for ends in links.values() for kme in ends})
     init_pki(root / "pki", names, list(saes))
     net = Net(root, links, saes, routes=GraphRoutes(links))
@@ -171,7 +173,7 @@ def make_net(root: Path, links: dict[str, tuple[str, str]], saes: dict[str, str]
         document = {
             "kme_id": name,
             "master_key_file": f"{name}.masterkey",
-            "store": {"sqlite": f"{name}.sqlite"},
+            "store": backend.store(name) if backend else {"sqlite": f"{name}.sqlite"},
             "tls": {"ca": "pki/ca.pem", "certificate": f"pki/{name}.pem", "private_key": f"pki/{name}.key"},
             "saes": [{"sae_id": s, "certificate": f"pki/{s}.pem"} for s, k in saes.items() if k == name],
             "peers": peers,

@@ -14,11 +14,9 @@ import orjson
 import pytest
 
 from openqci.kms.api.kx_models import DeliveryBatch, ReservationMessage
-from openqci.kms.crypto import MasterKey
 from openqci.kms.peer import _batch_json
-from openqci.kms.sqlite_store import SqliteKeyStore
 from openqci.kms.units import cut_block
-from tests.kms.conftest import make_block
+from tests.kms.conftest import Backend, StoreFactory, make_block
 from tests.kms.harness import InProcess, in_process, make_site
 from tests.kms.matrix import NOT_FOUND, is_error
 
@@ -29,8 +27,8 @@ PUSH = "/kme/v1/deliveries"
 
 
 @pytest.fixture
-async def env(tmp_path) -> AsyncIterator[InProcess]:
-    site = in_process(make_site(tmp_path))
+async def env(tmp_path, backend: Backend) -> AsyncIterator[InProcess]:
+    site = in_process(make_site(tmp_path, backend=backend))
     site.feed()
     yield site
     await site.close()
@@ -137,8 +135,8 @@ async def test_a_lost_push_is_repeated(env: InProcess) -> None:
         assert (await _dec(env, key["key_ID"])).json()["keys"] == [key]
 
 
-def test_the_pushed_batch_is_what_the_message_model_reads(tmp_path) -> None:
-    store = SqliteKeyStore(tmp_path / "kme.sqlite", MasterKey.generate())
+def test_the_pushed_batch_is_what_the_message_model_reads(store_factory: StoreFactory) -> None:
+    store = store_factory()
     store.add_block(make_block(size_bits=8192), unit_bits=256, parity=0)
     for number, size_bits in ((1, 256), (3, 512)):
         store.deliver(
@@ -152,7 +150,6 @@ def test_the_pushed_batch_is_what_the_message_model_reads(tmp_path) -> None:
         )
     records = store.pending("link-ab", 10)
     written = _batch_json(store.outbox("link-ab", 10))
-    store.close()
     batch = DeliveryBatch.model_validate_json(written)
     assert [m.to_reservation() for m in batch.records] == records
     assert [len(r.keys) for r in records] == [1, 3]

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from tests.kms.conftest import Backend
 from tests.kms.harness import InProcess, in_process, make_site
 from tests.kms.matrix import ROWS, Row, is_error
 
@@ -14,8 +15,8 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-async def env(tmp_path) -> AsyncIterator[InProcess]:
-    site = in_process(make_site(tmp_path))
+async def env(tmp_path, backend: Backend) -> AsyncIterator[InProcess]:
+    site = in_process(make_site(tmp_path, backend=backend))
     yield site
     await site.close()
 

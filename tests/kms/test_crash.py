@@ -1,8 +1,9 @@
 """Crash safety: a KME killed by SIGKILL mid-stream restarts with no key delivered twice or lost at its peer.
 
-Both KMEs run as real ``openqci kms serve`` processes over mutual TLS. A stream of enc_keys (at kme-a)
-and dec_keys (at kme-b) runs while one of them is killed and restarted. Afterwards every key the master
-received is retrievable exactly once by the slave, with the same bytes, and no key_ID was handed out twice.
+Both KMEs run as real ``openqci kms serve`` processes over mutual TLS, on each store backend (their
+configurations name a SQLite file or a PostgreSQL schema). A stream of enc_keys (at kme-a) and dec_keys
+(at kme-b) runs while one of them is killed and restarted. Afterwards every key the master received is
+retrievable exactly once by the slave, with the same bytes, and no key_ID was handed out twice.
 A key whose dec_keys answer was lost in the kill may have been served (then it is not found again) or not
 (then it is served now); either way never twice and never with other bytes.
 
@@ -27,7 +28,7 @@ import pytest
 from openqci.kms.config import load_config
 from openqci.kms.node import open_store
 from openqci.kms.units import owned_parity
-from tests.kms.conftest import make_block
+from tests.kms.conftest import Backend, make_block
 from tests.kms.harness import make_site
 from tests.kms.servers import free_port
 
@@ -58,9 +59,9 @@ def _ready(process: subprocess.Popen[bytes], port: int) -> subprocess.Popen[byte
 
 
 @pytest.mark.parametrize("victim", ["kme-a", "kme-b"])
-def test_sigkill_mid_stream_loses_and_repeats_nothing(tmp_path, victim) -> None:
+def test_sigkill_mid_stream_loses_and_repeats_nothing(tmp_path, backend: Backend, victim) -> None:
     ports = {"kme-a": free_port(), "kme-b": free_port()}
-    site = make_site(tmp_path, ports)
+    site = make_site(tmp_path, ports, backend)
     blocks = [make_block("link-ab", 65536) for _ in range(5)]
     for me, other in (("kme-a", "kme-b"), ("kme-b", "kme-a")):
         store = open_store(load_config(site.config_paths[me]))

@@ -23,6 +23,7 @@ import orjson
 import pytest
 
 from openqci.kms.relay_crypto import MAC_KEY_BITS, canonical, one_time_pad, tag, verify
+from tests.kms.conftest import Backend
 from tests.kms.matrix import NOT_FOUND, is_error
 from tests.kms.relay_harness import Net, make_net
 
@@ -39,8 +40,8 @@ SAES = {"sae-a": "kme-a", "sae-b": "kme-b", "sae-d": "kme-d", "sae-e": "kme-e"}
 
 
 @pytest.fixture
-async def net(tmp_path) -> AsyncIterator[Net]:
-    built = make_net(tmp_path, LINKS, SAES)
+async def net(tmp_path, backend: Backend) -> AsyncIterator[Net]:
+    built = make_net(tmp_path, LINKS, SAES, backend)
     built.feed()
     yield built
     await built.close()
@@ -192,9 +193,12 @@ async def test_no_route_left_gives_503_with_every_reason(net: Net) -> None:
     assert "no route from kme-a to kme-e" in message
 
 
-async def test_a_drained_hop_gives_503_naming_the_link(tmp_path) -> None:
+async def test_a_drained_hop_gives_503_naming_the_link(tmp_path, backend: Backend) -> None:
     net = make_net(
-        tmp_path, {"ab": ("kme-a", "kme-b"), "bd": ("kme-b", "kme-d")}, {"sae-a": "kme-a", "sae-d": "kme-d"}
+        tmp_path,
+        {"ab": ("kme-a", "kme-b"), "bd": ("kme-b", "kme-d")},
+        {"sae-a": "kme-a", "sae-d": "kme-d"},
+        backend,
     )
     try:
         net.feed("ab")

@@ -12,8 +12,9 @@ from openqci.kms.crypto import MasterKey
 from openqci.kms.errors import KeyShortageError, KeysNotFoundError, PeerError, UnauthorizedError
 from openqci.kms.records import DeliveredKey, Reservation
 from openqci.kms.sqlite_store import SqliteKeyStore
+from openqci.kms.sqlstore import SqlKeyStore
 from openqci.kms.units import cut_block
-from tests.kms.conftest import StoreFactory, make_block
+from tests.kms.conftest import Backend, StoreFactory, make_block
 
 UNIT_BITS = 256
 
@@ -210,8 +211,40 @@ def test_concurrent_deliveries_take_disjoint_units(store_factory: StoreFactory) 
     assert a.available_units("link-ab") == 0
 
 
+def _open_at_once(section: dict[str, str], base, count: int) -> tuple[list[SqlKeyStore], list[Exception]]:
+    """Open the store of ``section`` from ``count`` threads at the same moment, as that many processes."""
+    key, start = MasterKey.generate(), threading.Barrier(count)
+    opened: list[SqlKeyStore] = []
+    errors: list[Exception] = []
+
+    def open_it() -> None:
+        start.wait()
+        try:
+            opened.append(Backend.open(section, base, key))
+        except Exception as error:  # reported by the caller
+            errors.append(error)
+
+    threads = [threading.Thread(target=open_it) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return opened, errors
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+def test_processes_opening_a_new_postgres_schema_at_once_all_open_it(backend: Backend, tmp_path) -> None:
+    """A KME and its key-file feeder (``openqci kms feed``) may open a new store at the same moment."""
+    for round_ in range(5):
+        opened, errors = _open_at_once(backend.store(f"kme{round_}"), tmp_path, 4)
+        for store in opened:
+            store.close()
+        assert not errors, errors[0]
+        assert len(opened) == 4
+
+
 def test_sqlite_file_holds_no_plain_key_and_wipes_consumed(tmp_path) -> None:
-    from openqci.kms.crypto import MasterKey
     from openqci.kms.sqlite_store import SqliteKeyStore
 
     path = tmp_path / "kme.sqlite"

@@ -38,10 +38,13 @@ class PostgresKeyStore(SqlKeyStore):
 
         try:
             self._conn: Any = psycopg.connect(url, autocommit=True)
-            self._conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-            self._conn.execute(f"SET search_path TO {schema}")
+            # One opener at a time creates the schema and its tables: of two processes opening a new
+            # store together (a KME and its key-file feeder), CREATE SCHEMA IF NOT EXISTS would fail in
+            # one with a duplicate key once the other committed the same schema.
             with self._conn.transaction():
                 self._conn.execute("SELECT pg_advisory_xact_lock(7140014)")
+                self._conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+                self._conn.execute(f"SET search_path TO {schema}")
                 for statement in filter(str.strip, _SCHEMA.split(";")):
                     self._conn.execute(statement)
         except psycopg.Error as error:
