@@ -2,11 +2,26 @@
 
 Nothing here reaches into a KME: applications (and a KME that is itself the SAE of a QKD device) get keys
 through :class:`SaeClient`, over mutual TLS, as any ETSI 014 application would. :mod:`.hybrid` joins such
-a key with ML-KEM and ECDH secrets into a hybrid key by ETSI TS 103 744 (``docs/services.md``).
+a key with ML-KEM and ECDH secrets into a hybrid key by ETSI TS 103 744; :mod:`.channel` is an encrypted
+channel between two applications that rekeys from the KMS (``docs/services.md``).
 """
 
 from __future__ import annotations
 
+from openqci.services.channel import (
+    ChannelClosedError,
+    ChannelConfig,
+    ChannelConfigError,
+    ChannelError,
+    ChannelKeyUnavailableError,
+    ChannelListener,
+    ChannelMode,
+    ChannelReceiver,
+    ChannelRecordError,
+    ChannelSender,
+    ChannelStats,
+    ChannelTimeoutError,
+)
 from openqci.services.hybrid import (
     HybridHello,
     HybridInitiator,
@@ -41,6 +56,18 @@ from openqci.services.sae_client import (
 
 __all__ = [
     "PARAMETER_SETS",
+    "ChannelClosedError",
+    "ChannelConfig",
+    "ChannelConfigError",
+    "ChannelError",
+    "ChannelKeyUnavailableError",
+    "ChannelListener",
+    "ChannelMode",
+    "ChannelReceiver",
+    "ChannelRecordError",
+    "ChannelSender",
+    "ChannelStats",
+    "ChannelTimeoutError",
     "HybridError",
     "HybridHello",
     "HybridInitiator",
