@@ -26,6 +26,7 @@ from openqci.services.channel import (
     ChannelReceiver,
     ChannelRecordError,
     ChannelSender,
+    ChannelTimeoutError,
 )
 from openqci.services.hybrid import QkdPolicy
 from tests.kms.harness import SAES_A, SAES_B
@@ -109,7 +110,8 @@ def test_every_record_arrives_unchanged_under_the_same_keys_each_used_once(
     served: Served, mode: ChannelMode
 ) -> None:
     served.feed()
-    config = ChannelConfig(mode=mode, rekey_records=7, max_record_bytes=4096)
+    # a read buffer smaller than the largest record: such records are put together past the buffer
+    config = ChannelConfig(mode=mode, rekey_records=7, max_record_bytes=4096, read_buffer_bytes=4096)
     payloads = _payloads(40)
     with channel(served, config) as (listener, ask):
         receiving = Receiving(listener)
@@ -328,3 +330,16 @@ def test_settings_out_of_range_are_refused(served: Served) -> None:
             sender.send(b"x" * 16)
         receiving.join()
     assert receiving.payloads == [b"x" * 16]
+
+
+@pytest.mark.parametrize(
+    ("sent", "limit"), [(b"", "idle_timeout_s=0.2"), (b"\x01\x01\x00", "io_timeout_s=0.2")]
+)
+def test_a_silent_sender_is_cut_off(served: Served, sent: bytes, limit: str) -> None:
+    config = ChannelConfig(idle_timeout_s=0.2, io_timeout_s=0.2)
+    with channel(served, config) as (listener, _), socket.create_connection(listener.address) as raw:
+        receiving = Receiving(listener)
+        raw.sendall(sent)
+        receiving.join()
+    assert isinstance(receiving.error, ChannelTimeoutError)
+    assert f"silent past the timeout ({limit})" in str(receiving.error)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import socket
 import struct
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from openqci.services.channel import _SocketInput
 from openqci.services.channel_records import (
     HEADER_BYTES,
     ChannelMode,
@@ -280,3 +283,33 @@ def test_hybrid_epochs_come_from_the_exchange_and_a_changed_reply_is_refused() -
     assert _hybrid_stream(keys, _reader(keys, mode=ChannelMode.HYBRID)) == [b"epoch 1", b"epoch 2"]
     with pytest.raises(ChannelRecordError, match="names another hybrid exchange"):
         _hybrid_stream(keys, _reader(keys, mode=ChannelMode.HYBRID), change_reply=True)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.binary(max_size=3000), st.lists(st.integers(1, 700), min_size=1), st.lists(st.integers(0, 5000)))
+def test_the_socket_input_gives_exact_reads_however_the_bytes_arrive(
+    stream: bytes, pieces: list[int], reads: list[int]
+) -> None:
+    ours, theirs = socket.socketpair()
+
+    def write() -> None:
+        offset, index = 0, 0
+        while offset < len(stream):
+            step = pieces[index % len(pieces)]
+            theirs.sendall(stream[offset : offset + step])
+            offset, index = offset + step, index + 1
+        theirs.close()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    source = _SocketInput(ours, 4096, 5.0, 5.0)
+    got = [source.read(size) for size in reads]
+    rest = source.read(len(stream))
+    writer.join()
+    ours.close()
+    taken = b"".join(got)
+    assert taken + rest == stream
+    expected = 0
+    for size, data in zip(reads, got, strict=True):
+        assert len(data) == min(size, len(stream) - expected)
+        expected += len(data)

@@ -562,6 +562,63 @@ class _KmeKeys:
         return reply.to_bytes(), key.key
 
 
+class _SocketInput:
+    """Exact reads from a socket through a buffer of ``capacity`` bytes.
+
+    The buffer is refilled only when it runs dry; a read longer than the buffer (a record larger than
+    ``read_buffer_bytes``) is assembled in a buffer of its own size, which the header check has bounded.
+    Waiting for data takes ``idle_s`` between records and ``io_s`` inside one; the socket's timeout is only
+    changed when a wait needs the other one.
+    """
+
+    def __init__(self, sock: socket.socket, capacity: int, idle_s: float | None, io_s: float) -> None:
+        self._sock = sock
+        self._buffer = bytearray(capacity)
+        self._view = memoryview(self._buffer)
+        self._start = self._end = 0
+        self._idle_s, self._io_s = idle_s, io_s
+        self._timeout: float | None = -1.0
+        self.between_records = True
+        self.waiting_idle = True
+
+    def read(self, size: int) -> bytes:
+        """``size`` bytes, or fewer only where the stream ends."""
+        start = self._start
+        if self._end - start >= size:
+            self._start = start + size
+            return bytes(self._view[start : start + size])
+        held = self._view[start : self._end]
+        if size > len(self._buffer):
+            out = bytearray(size)
+            out[: len(held)] = held
+            got = len(held)
+            self._start = self._end = 0
+            while got < size:
+                count = self._recv_into(memoryview(out)[got:])
+                if not count:
+                    return bytes(out[:got])
+                got += count
+            return bytes(out)
+        self._buffer[: len(held)] = held
+        self._start, self._end = 0, len(held)
+        while self._end < size:
+            count = self._recv_into(self._view[self._end :])
+            if not count:
+                break
+            self._end += count
+        taken = min(size, self._end)
+        self._start = taken
+        return bytes(self._view[:taken])
+
+    def _recv_into(self, target: memoryview) -> int:
+        idle = self.waiting_idle = self.between_records and self._start == self._end
+        timeout = self._idle_s if idle else self._io_s
+        if timeout != self._timeout:
+            self._sock.settimeout(timeout)
+            self._timeout = timeout
+        return self._sock.recv_into(target)
+
+
 class ChannelReceiver:
     """The slave application's end of one connection: takes records in order and opens them.
 
@@ -591,7 +648,9 @@ class ChannelReceiver:
     ) -> None:
         self.config = config or ChannelConfig()
         self._sock = sock
-        self._file = sock.makefile("rb", buffering=self.config.read_buffer_bytes)
+        self._input = _SocketInput(
+            sock, self.config.read_buffer_bytes, self.config.idle_timeout_s, self.config.io_timeout_s
+        )
         self.stats = ChannelStats()
         self._closed = False
         self._done = False
@@ -631,8 +690,8 @@ class ChannelReceiver:
             raise ChannelClosedError(f"channel {self.name} is closed")
         try:
             while True:
-                self._sock.settimeout(self.config.idle_timeout_s)
-                frame = read_frame(self._read, self._check)
+                self._input.between_records = True
+                frame = read_frame(self._input.read, self._check)
                 if frame is None:
                     self._reader.end_of_stream()
                     return None
@@ -651,7 +710,12 @@ class ChannelReceiver:
             self._refuse(str(error))
             raise
         except TimeoutError:
-            reason = f"the sender was silent past the timeout (idle_timeout_s={self.config.idle_timeout_s})"
+            limit = (
+                f"idle_timeout_s={self.config.idle_timeout_s}"
+                if self._input.waiting_idle
+                else f"io_timeout_s={self.config.io_timeout_s}"
+            )
+            reason = f"the sender was silent past the timeout ({limit})"
             self._refuse(reason)
             raise ChannelTimeoutError(f"channel {self.name}: {reason}") from None
         except (SaeClientError, HybridError, ChannelKeyUnavailableError) as error:
@@ -677,13 +741,8 @@ class ChannelReceiver:
         self.close()
 
     def _check(self, raw: bytes) -> Header:
-        header = self._reader.check_header(raw)
-        self._sock.settimeout(self.config.io_timeout_s)
-        return header
-
-    def _read(self, size: int) -> bytes:
-        data: bytes = self._file.read(size)
-        return data
+        self._input.between_records = False
+        return self._reader.check_header(raw)
 
     def _control(self, kind: RecordType, delivery: Delivery) -> None:
         if kind is RecordType.OPEN:
@@ -720,7 +779,6 @@ class ChannelReceiver:
             return
         self._closed = True
         self.stats.stopped = time.monotonic()
-        self._file.close()
         self._sock.close()
 
 

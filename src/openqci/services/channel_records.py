@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
-from typing import ParamSpec, Protocol, Self, TypeVar
+from typing import NamedTuple, Protocol, Self
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -72,9 +72,6 @@ MAX_RECORDS_PER_KEY = 1 << 24
 MAX_BYTES_PER_KEY = 1 << 36
 """The most payload bytes under one key (64 GiB): the sender rekeys before, the receiver refuses after."""
 
-_P = ParamSpec("_P")
-_T = TypeVar("_T")
-
 _OPEN_TAG = b"openqci-channel/1"
 _KEY_DOMAIN = b"OpenQCI channel/1 epoch key"
 _MAX_SEQ = (1 << 64) - 1
@@ -109,10 +106,11 @@ class RecordType(IntEnum):
 
 
 _CONTROL = {RecordType.OPEN, RecordType.HELLO, RecordType.REPLY, RecordType.KEY}
+_DATA = RecordType.DATA.value
+_DATA_MIN = TAG_BYTES
 
 
-@dataclass(frozen=True)
-class Header:
+class Header(NamedTuple):
     """A decoded frame header; ``raw`` is its 18 bytes, part of the associated data."""
 
     kind: RecordType
@@ -126,14 +124,16 @@ def _header(kind: RecordType, epoch: int, seq: int, length: int) -> bytes:
     return _HEADER.pack(VERSION, kind, epoch, seq, length)
 
 
+_TYPES = {kind.value: kind for kind in RecordType}
+
+
 def _decode_header(raw: bytes) -> Header:
     version, kind, epoch, seq, length = _HEADER.unpack(raw)
     if version != VERSION:
         raise ChannelRecordError(f"record version {version} is not {VERSION}")
-    try:
-        record_type = RecordType(kind)
-    except ValueError:
-        raise ChannelRecordError(f"unknown record type {kind}") from None
+    record_type = _TYPES.get(kind)
+    if record_type is None:
+        raise ChannelRecordError(f"unknown record type {kind}")
     return Header(record_type, epoch, seq, length, raw)
 
 
@@ -362,8 +362,7 @@ class ReceiverKeys(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class Delivery:
+class Delivery(NamedTuple):
     """What one accepted frame gave: a DATA payload, a REPLY frame to send back, a new key, or the end."""
 
     kind: RecordType
@@ -443,7 +442,25 @@ class RecordReader:
         ChannelRecordError
             Naming the rule broken.
         """
-        return self._guard(self._check_header, raw)
+        if self._failed is not None:
+            raise ChannelRecordError(f"the stream was refused before: {self._failed}")
+        try:
+            version, kind, epoch, seq, length = _HEADER.unpack(raw)
+            if (  # the usual case, a DATA record of the current epoch, checked at once
+                kind == _DATA
+                and version == VERSION
+                and seq == self._seq
+                and epoch == self.epoch
+                and self._key is not None
+                and _DATA_MIN <= length <= self._max_record + TAG_BYTES
+                and self._records < self._max_records
+                and not self.closed
+            ):
+                return Header(RecordType.DATA, epoch, seq, length, raw)
+            return self._check_header(raw)
+        except Exception as error:
+            self._failed = str(error)
+            raise
 
     def accept(self, header: Header, body: bytes) -> Delivery:
         """Take the frame whose header :meth:`check_header` passed.
@@ -453,7 +470,21 @@ class RecordReader:
         ChannelRecordError
             If the body fails authentication or breaks a rule; other errors come from ``keys``.
         """
-        return self._guard(self._accept, header, body)
+        if self._failed is not None:
+            raise ChannelRecordError(f"the stream was refused before: {self._failed}")
+        try:
+            if header.kind is RecordType.DATA and header.seq == self._seq:
+                payload = self._open_sealed(header, body)
+                self._records += 1
+                self._bytes += len(payload)
+                if self._bytes > MAX_BYTES_PER_KEY:
+                    raise ChannelRecordError(f"more than {MAX_BYTES_PER_KEY} bytes under one key")
+                self._seq += 1
+                return Delivery(RecordType.DATA, payload)
+            return self._accept(header, body)
+        except Exception as error:
+            self._failed = str(error)
+            raise
 
     def end_of_stream(self) -> None:
         """The stream ended on a frame boundary.
@@ -463,22 +494,11 @@ class RecordReader:
         ChannelRecordError
             Unless a CLOSE record came first: otherwise the stream was truncated.
         """
-        if not self.closed:
-            self._guard(self._truncated)
-
-    def _truncated(self) -> None:
-        raise ChannelRecordError(
-            f"truncated: the stream ends after record {self._seq - 1} without a close record"
-        )
-
-    def _guard(self, step: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
         if self._failed is not None:
             raise ChannelRecordError(f"the stream was refused before: {self._failed}")
-        try:
-            return step(*args, **kwargs)
-        except Exception as error:
-            self._failed = str(error)
-            raise
+        if not self.closed:
+            self._failed = f"truncated: the stream ends after record {self._seq - 1} without a close record"
+            raise ChannelRecordError(self._failed)
 
     def _check_header(self, raw: bytes) -> Header:
         if self.closed:
