@@ -104,6 +104,7 @@ def test_the_refusals_say_what_is_wrong(tmp_path: Path) -> None:
             b'"chunk_bytes":256', b'"chunk_bytes":257'
         ),
         "is truncated: it ends after chunk 2 without its final chunk": lambda b: b[: -(4 + 1000 - 768 + 16)],
+        "is truncated inside chunk 3": lambda b: b[:-252] + (250).to_bytes(4, "big") + b[-248:],
         "has data after its final chunk": lambda b: b + b"\x00",
         "is not a sealed file": lambda b: b"x" + b,
     }

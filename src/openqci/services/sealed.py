@@ -626,6 +626,8 @@ def open_file(
                 if not _TAG <= size <= limit:
                     raise SealedFileError(f"{source}: chunk {index} announces {size} bytes, over {limit}")
                 sealed = data.read(size)
+                if len(sealed) < size:
+                    raise SealedFileError(f"{source} is truncated inside chunk {index} (nothing was written)")
                 plain, final = _open_chunk(source, aead, header, index, sealed)
                 out.write(plain)
                 data_bytes += len(plain)
