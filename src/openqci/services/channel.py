@@ -179,7 +179,14 @@ class ChannelConfig:
 
 @dataclass
 class ChannelStats:
-    """Counters of one end of one connection; ``record()`` gives them with throughput as a dict."""
+    """Counters of one end of one connection; ``record()`` gives them with throughput as a dict.
+
+    ``keys_used`` counts the epochs' keys (``key_ids`` the QKD ones, in order; ``pq_only_keys`` those made
+    without QKD under ``pq-only``) and ``rekeys`` the changes after the first. ``key_wait_s`` is the time
+    spent getting keys: the KME's answers, a hybrid exchange's round trip and, at the sender, any pause.
+    ``pauses`` counts the times the sender stopped for want of a key, ``paused_s`` their total length;
+    ``paused`` and ``pause_reason`` say whether it is stopped now and why.
+    """
 
     records_sent: int = 0
     bytes_sent: int = 0
@@ -188,6 +195,7 @@ class ChannelStats:
     keys_used: int = 0
     key_ids: list[uuid.UUID] = field(default_factory=list)
     pq_only_keys: int = 0
+    key_wait_s: float = 0.0
     pauses: int = 0
     paused_s: float = 0.0
     paused: bool = False
@@ -216,6 +224,7 @@ class ChannelStats:
             "rekeys": self.rekeys,
             "key_ids": [str(k) for k in self.key_ids],
             "pq_only_keys": self.pq_only_keys,
+            "key_wait_s": self.key_wait_s,
             "pauses": self.pauses,
             "paused_s": self.paused_s,
             "paused": self.paused,
@@ -358,6 +367,7 @@ class ChannelSender:
             As :meth:`send`.
         """
         self._require_open()
+        started = time.monotonic()
         taken = self._take_key()
         try:
             if isinstance(taken, QkdKey):
@@ -372,6 +382,7 @@ class ChannelSender:
             self._abort(f"rekey failed: {error}")
             raise ChannelClosedError(f"channel {self.name}: rekey failed: {error}") from error
         self._key_started = self._clock()
+        self.stats.key_wait_s += time.monotonic() - started
         self.stats.keys_used += 1
         if key_id is None:
             self.stats.pq_only_keys += 1
@@ -545,20 +556,31 @@ class ChannelSender:
 class _KmeKeys:
     """The receiver's keys: by key_ID from its KME, or the slave's side of a hybrid exchange."""
 
-    def __init__(self, client: SaeClient, master_sae_id: str, policy: QkdPolicy) -> None:
+    def __init__(self, client: SaeClient, master_sae_id: str, policy: QkdPolicy, stats: ChannelStats) -> None:
         self._client = client
         self._master = master_sae_id
         self._policy = policy
+        self._stats = stats
 
     def qkd_key(self, key_id: uuid.UUID) -> bytes:
-        container = self._client.dec_keys(self._master, [key_id])
+        started = time.monotonic()
+        try:
+            container = self._client.dec_keys(self._master, [key_id])
+        finally:
+            self._stats.key_wait_s += time.monotonic() - started
         found = [k.key for k in container.keys if k.key_id == key_id]
         if not found:
             raise ChannelKeyUnavailableError(f"the KME at {self._client.kme_url} did not return key {key_id}")
         return found[0]
 
     def hybrid_reply(self, hello: HybridHello, session: bytes) -> tuple[bytes, bytes]:
-        reply, key = respond_from_kme(self._client, self._master, hello, policy=self._policy, context=session)
+        started = time.monotonic()
+        try:
+            reply, key = respond_from_kme(
+                self._client, self._master, hello, policy=self._policy, context=session
+            )
+        finally:
+            self._stats.key_wait_s += time.monotonic() - started
         return reply.to_bytes(), key.key
 
 
@@ -663,7 +685,7 @@ class ChannelReceiver:
             max_record_bytes=self.config.max_record_bytes,
             max_records_per_key=self.config.rekey_records,
             ledger=ledger if ledger is not None else KeyLedger(),
-            keys=_KmeKeys(client, master_sae_id, self.config.policy),
+            keys=_KmeKeys(client, master_sae_id, self.config.policy, self.stats),
         )
 
     @property
