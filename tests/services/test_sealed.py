@@ -114,6 +114,15 @@ def test_the_refusals_say_what_is_wrong(tmp_path: Path) -> None:
         sealed.write_bytes(change(sealed.read_bytes()))
         with pytest.raises(SealedFileError, match=expected):
             _open(kms, sealed, opened)
+    plain, sealed, _ = _files(tmp_path, data)
+    keys_before = len(kms.keys)
+    with pytest.raises(SealedFileError, match="the recipient key is sae-b2's, but the file is for sae-b1"):
+        _seal(kms, plain, sealed, recipient=SealingKey.generate("sae-b2").public)
+    sealed.write_bytes(b"earlier")
+    with pytest.raises(SealedFileError, match=r"x\.sealed exists: it is never overwritten"):
+        _seal(kms, plain, sealed)
+    assert sealed.read_bytes() == b"earlier"
+    assert len(kms.keys) == keys_before  # both refused before a key was taken
 
 
 @pytest.fixture
