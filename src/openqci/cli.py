@@ -14,6 +14,7 @@ from openqci.commands import keyrate as keyrate_command
 from openqci.commands import kms as kms_command
 from openqci.commands import link, misc, network, space
 from openqci.commands import pki as pki_command
+from openqci.commands import sae as sae_command
 from openqci.commands.output import fail
 from openqci.errors import OpenQciError
 
@@ -35,6 +36,7 @@ app.add_typer(space.app, name="space")
 app.add_typer(kms_command.app, name="kms")
 app.add_typer(pki_command.app, name="pki")
 app.add_typer(network.app, name="network")
+app.add_typer(sae_command.app, name="sae")
 
 
 def main() -> None:

@@ -82,6 +82,13 @@ class EcdhKey:
         except ValueError as error:
             raise HybridInputError(f"ECDH private key for {curve.value} is not valid: {error}") from None
 
+    def private_bytes(self) -> bytes:
+        """The private key as :meth:`from_private_bytes` takes it (raw on X25519/X448, else the scalar)."""
+        if isinstance(self._private, ec.EllipticCurvePrivateKey):
+            size = _WEIERSTRASS[self.curve][1]
+            return self._private.private_numbers().private_value.to_bytes(size, "big")
+        return self._private.private_bytes_raw()
+
     def exchange(self, peer_public: bytes) -> bytes:
         """The shared secret with the peer's public value.
 
@@ -171,6 +178,10 @@ class KemKey:
             return cls(kem, mlkem.MLKEM1024PrivateKey.from_seed_bytes(seed))
         except UnsupportedAlgorithm as error:
             raise _unavailable(kem, error) from None
+
+    def seed(self) -> bytes:
+        """The 64-byte FIPS 203 seed ``d || z`` that :meth:`from_seed` takes back."""
+        return self._private.private_bytes_raw()
 
     def decapsulate(self, ciphertext: bytes) -> bytes:
         """The shared secret of a ciphertext; a forged one yields an unrelated secret (implicit rejection).
