@@ -47,7 +47,7 @@ from openqci.network.statedir import (
     write_secret,
     write_state,
 )
-from openqci.scenario import KeySourceKind, Scenario, load_scenario
+from openqci.scenario import Etsi014Device, FilesDevice, KeySourceKind, Scenario, load_scenario
 
 __all__ = ["LaunchOptions", "Progress", "attack", "down", "up"]
 
@@ -94,7 +94,7 @@ def up(
     ports = {name: int(sock.getsockname()[1]) for name, sock in sockets.items()}
     started: list[ProcessRecord] = []
     try:
-        _write_kme_configs(layout, scenario, ports, options, create=not resuming)
+        _write_kme_configs(layout, scenario, scenario_path, ports, options, create=not resuming)
         state = _start(layout, scenario, sockets, ports, options, started)
         _wait_ready(layout, state, options.timeout_s, progress)
     except BaseException:
@@ -204,25 +204,42 @@ def _prepare(layout: StateDir, scenario_path: Path, scenario: Scenario, options:
     except KmsError as error:
         raise LaunchError(f"cannot create the PKI: {error}") from None
     epoch_s = time.time()
+    base = scenario_path.resolve().parent
     plans = [
-        plan_link(
-            scenario,
-            link,
-            speedup=options.speedup,
-            intake_cap_bps=options.intake_cap_bps,
-            tick_s=options.tick_s,
-            epoch_s=epoch_s,
-            unit_bits=options.unit_bits,
+        replace(
+            plan_link(
+                scenario,
+                link,
+                speedup=options.speedup,
+                intake_cap_bps=options.intake_cap_bps,
+                tick_s=options.tick_s,
+                epoch_s=epoch_s,
+                unit_bits=options.unit_bits,
+            ),
+            folders={
+                end: str(base / device.folder)
+                for end, device in (link.devices or {}).items()
+                if isinstance(device, FilesDevice)
+            },
         )
         for link in scenario.links
     ]
     for link in scenario.links:
         write_secret(layout.seed_file(link.name), os.urandom(SEED_BYTES))
+    for plan in plans:
+        for folder in plan.folders.values():
+            Path(folder).mkdir(parents=True, exist_ok=True, mode=0o700)
     write_plans(layout, plans)
 
 
 def _write_kme_configs(
-    layout: StateDir, scenario: Scenario, ports: dict[str, int], options: LaunchOptions, *, create: bool
+    layout: StateDir,
+    scenario: Scenario,
+    scenario_path: Path,
+    ports: dict[str, int],
+    options: LaunchOptions,
+    *,
+    create: bool,
 ) -> None:
     """Write each KME's configuration for this launch's ports (and, on a first launch, its master key)."""
     for site in scenario.kme_sites:
@@ -231,17 +248,22 @@ def _write_kme_configs(
             directory.mkdir(parents=True)
             write_master_key(directory / "master.key")
         layout.kme_config(site.name).write_text(
-            yaml.safe_dump(_kme_document(layout, scenario, site.name, ports, options))
+            yaml.safe_dump(_kme_document(layout, scenario, scenario_path, site.name, ports, options))
         )
 
 
 def _kme_document(
-    layout: StateDir, scenario: Scenario, kme: str, ports: dict[str, int], options: LaunchOptions
+    layout: StateDir,
+    scenario: Scenario,
+    scenario_path: Path,
+    kme: str,
+    ports: dict[str, int],
+    options: LaunchOptions,
 ) -> dict[str, Any]:
     """One KME's configuration (format of :mod:`openqci.kms.config`).
 
-    Its SAEs, its fibre neighbours as peers, and for key relay the controller's routes endpoint and the
-    SAEs of every other KME.
+    Its SAEs, its fibre neighbours as peers (with the QKD device of an ``etsi014`` link as the peer's key
+    source), and for key relay the controller's routes endpoint and the SAEs of every other KME.
     """
     pki = layout.pki_dir
     saes_of = {
@@ -251,15 +273,17 @@ def _kme_document(
     for link in scenario.links:
         if kme in (link.site_a, link.site_b):
             other = link.site_b if link.site_a == kme else link.site_a
-            peers.append(
-                {
-                    "kme_id": other,
-                    "url": f"https://127.0.0.1:{ports[other]}",
-                    "certificate": str(pki / f"{other}.pem"),
-                    "link_id": link.name,
-                    "saes": saes_of[other],
-                }
-            )
+            peer: dict[str, Any] = {
+                "kme_id": other,
+                "url": f"https://127.0.0.1:{ports[other]}",
+                "certificate": str(pki / f"{other}.pem"),
+                "link_id": link.name,
+                "saes": saes_of[other],
+            }
+            mine, theirs = (link.devices or {}).get(kme), (link.devices or {}).get(other)
+            if isinstance(mine, Etsi014Device) and isinstance(theirs, Etsi014Device):
+                peer["source"] = _device_source(mine, theirs, scenario_path.resolve().parent)
+            peers.append(peer)
     neighbours = {peer["kme_id"] for peer in peers}
     remote = {sae.name: sae.kme for sae in scenario.saes if sae.kme not in neighbours | {kme}}
     relay = {
@@ -282,6 +306,20 @@ def _kme_document(
         "saes": [{"sae_id": sae, "certificate": str(pki / f"{sae}.pem")} for sae in saes_of[kme]],
         "peers": peers,
         "relay": relay,
+    }
+
+
+def _device_source(mine: Etsi014Device, theirs: Etsi014Device, base: Path) -> dict[str, Any]:
+    """The ``source`` of a KME's peer entry for a link whose key comes from ETSI GS QKD 014 devices."""
+    return {
+        "kind": "etsi014",
+        "url": mine.url,
+        "sae_id": mine.sae_id,
+        "peer_sae_id": theirs.sae_id,
+        "ca": str(base / mine.ca),
+        "certificate": str(base / mine.certificate),
+        "private_key": str(base / mine.private_key),
+        "key_size": mine.key_size,
     }
 
 

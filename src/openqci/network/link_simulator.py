@@ -31,7 +31,7 @@ import hmac
 import math
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 
@@ -83,6 +83,8 @@ class LinkPlan:
     """``model`` (blocks made at both ends from the seed) or ``engine`` (blocks pushed by the engine)."""
     first_block: int = 0
     """The first block both ends hand over: 0 at launch, past the downtime when a network resumes."""
+    folders: dict[str, str] = field(default_factory=dict)
+    """For ``files`` links: each end's folder of key files, by KME."""
 
     def blocks_due(self, now_s: float) -> int:
         """How many blocks have fallen due by ``now_s`` (block ``n`` is due at the end of tick ``n``)."""

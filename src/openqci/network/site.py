@@ -31,6 +31,7 @@ import uvicorn
 
 from openqci.keysource import KeyBlock, KeySource, SourceState
 from openqci.kms.config import load_config
+from openqci.kms.key_files import KeyFileSource
 from openqci.kms.node import Kme, build_kme, open_store
 from openqci.kms.server import uvicorn_config
 from openqci.kms.store import KeyStore
@@ -59,10 +60,11 @@ class LinkEnd:
     kme: Kme
     reader: KeyStore
     source: KeySource | None = None
+    files: KeyFileSource | None = None
     intake: IntakeServer | None = None
     blocks: int = 0
     state: SourceState = field(
-        default_factory=lambda: SourceState(False, 0.5, 0.0, 0.0, reason="waiting for the link engine")
+        default_factory=lambda: SourceState(False, 0.5, 0.0, 0.0, reason="waiting for its key source")
     )
 
     async def add(self, block: KeyBlock) -> None:
@@ -72,11 +74,31 @@ class LinkEnd:
 
     async def catch_up(self, now_s: float) -> None:
         """Hand the KME the blocks a local key source has due by ``now_s``."""
-        if self.source is None:
-            return
-        for block in await asyncio.to_thread(self.source.blocks_due, now_s):
-            await self.add(block)
-        self.state = self.source.state()
+        if self.files is not None:
+            await self._take_files()
+        elif self.source is not None:
+            for block in await asyncio.to_thread(self.source.blocks_due, now_s):
+                await self.add(block)
+            self.state = self.source.state()
+        else:
+            device = self.kme.manager.link_state(self.plan.link)
+            if device is not None:  # an ETSI 014 device's driver, running in the KME itself
+                self.state = device
+
+    async def _take_files(self) -> None:
+        """Store each complete key-file pair, then remove its files (a failed store leaves them)."""
+        files = self.files
+        assert files is not None
+        scan = await asyncio.to_thread(files.scan)
+        for number, pair in enumerate(scan.pairs):
+            try:
+                await self.add(pair.block)
+            except Exception:
+                for left in scan.pairs[number:]:
+                    files.requeue(left.block)
+                raise
+            await asyncio.to_thread(files.remove, pair.block)
+        self.state = files.state()
 
     async def report(self) -> LinkEndIn:
         """This end's view of the link for the controller."""
@@ -135,6 +157,11 @@ def _open_site(layout: StateDir, listen: dict[str, int]) -> _Site:
 
 def _link_end(layout: StateDir, plan: LinkPlan, name: str, kme: Kme, reader: KeyStore) -> LinkEnd:
     seed = read_secret(layout.seed_file(plan.link))
+    if plan.source == "files":
+        folder = KeyFileSource(Path(plan.folders[name]), plan.link, unit_bits=plan.unit_bits)
+        return LinkEnd(plan, name, kme, reader, files=folder)
+    if plan.source == "etsi014":
+        return LinkEnd(plan, name, kme, reader)
     if plan.source != "engine":
         source = ModelKeySource(
             plan, LinkKeyStream(seed, plan.link), lambda: read_channel_events(layout, plan.link)

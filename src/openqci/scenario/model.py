@@ -42,7 +42,9 @@ from openqci.yamlfile import YamlFileError, read_yaml_mapping
 __all__ = [
     "DEFAULT_ROUTE_FACTOR",
     "Demand",
+    "Etsi014Device",
     "FibreLink",
+    "FilesDevice",
     "KeySourceKind",
     "LinkProtocol",
     "OrbitalElements",
@@ -105,6 +107,10 @@ class KeySourceKind(StrEnum):
     ENGINE = "engine"
     """The link engine in a process of its own: sampled detections, sifting, estimation, Cascade,
     verification, privacy amplification and authentication, block after block in real time."""
+    FILES = "files"
+    """A QKD device at each end that drops its key as files in a folder (``devices``: a folder per end)."""
+    ETSI014 = "etsi014"
+    """A QKD device at each end that serves its key over ETSI GS QKD 014 (``devices``: one per end)."""
 
 
 class _Entry(BaseModel):
@@ -153,6 +159,30 @@ class Site(_Entry):
         return SiteRole.GROUND_STATION in self.roles
 
 
+class FilesDevice(_Entry):
+    """One end's QKD device that writes each block as a key file and its JSON sidecar (docs/devices.md)."""
+
+    folder: str = Field(min_length=1)
+    """The folder the device writes into (relative paths: from the scenario file's folder)."""
+
+
+class Etsi014Device(_Entry):
+    """One end's QKD device that serves its key over ETSI GS QKD 014; the KME is one of its SAEs."""
+
+    url: str = Field(pattern=r"^https://")
+    """The device's key service (HTTPS with mutual TLS)."""
+    sae_id: str = Field(min_length=1, max_length=64)
+    """This end's KME as an SAE of its device; the other end's ``sae_id`` is its peer SAE."""
+    ca: str = Field(min_length=1)
+    """CA certificate that signs the device's server certificate."""
+    certificate: str = Field(min_length=1)
+    """The KME's client certificate at the device."""
+    private_key: str = Field(min_length=1)
+    """Its private key."""
+    key_size: int = Field(default=256, gt=0, multiple_of=8)
+    """Bits per key asked of the device (a multiple of the KME's unit, 256 bits)."""
+
+
 class FibreLink(_Entry):
     """A QKD link over fibre between two KME sites."""
 
@@ -171,7 +201,27 @@ class FibreLink(_Entry):
     route_factor: float = Field(default=DEFAULT_ROUTE_FACTOR, ge=1.0, le=5.0)
     """Fibre route length over great-circle distance, used only when length_km is absent."""
     source: KeySourceKind = KeySourceKind.MODEL
-    """What makes the link's key when the network is launched: the rate model or the link engine."""
+    """What makes the link's key when the network is launched: the rate model, the link engine, or QKD
+    devices (key files or ETSI GS QKD 014, named under ``devices``)."""
+    devices: dict[str, FilesDevice | Etsi014Device] | None = None
+    """For ``source: files`` or ``etsi014``: each end's device, by the end's site name."""
+
+    @model_validator(mode="after")
+    def _devices_match_source(self) -> FibreLink:
+        kinds = {KeySourceKind.FILES: FilesDevice, KeySourceKind.ETSI014: Etsi014Device}
+        wanted = kinds.get(self.source)
+        if wanted is None:
+            if self.devices is not None:
+                raise ValueError(f"devices apply to source files or etsi014, not {self.source.value}")
+            return self
+        if self.devices is None or set(self.devices) != {self.site_a, self.site_b}:
+            raise ValueError(
+                f"source {self.source.value} needs devices for both ends: {self.site_a}, {self.site_b}"
+            )
+        for end, device in self.devices.items():
+            if not isinstance(device, wanted):
+                raise ValueError(f"devices.{end} does not describe a device for source {self.source.value}")
+        return self
 
     @field_validator("site_b")
     @classmethod
