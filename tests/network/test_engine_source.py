@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from openqci.keysource import KeySource
-from openqci.network.engine_source import MAX_LAG_BLOCKS, EngineKeySource
+from openqci.network.engine_source import MAX_LAG_BLOCKS, EngineKeySource, coalesce
 from openqci.network.link_simulator import ChannelEvent, LinkPlan
 
 PLAN = LinkPlan(
@@ -50,3 +51,19 @@ def test_a_cut_fibre_makes_no_key_and_an_eavesdropper_aborts() -> None:
     assert source.aborted == 2
     assert source.state().up
     assert source.state().qber > 0.1
+
+
+def test_coalesced_blocks_keep_every_key_bit_and_the_weakest_bound() -> None:
+    source = _source(1000.0)
+    made = [b for i in range(1, 4) for b in source.blocks_due(1000.0 + (i + 0.5) * source.block_s)]
+    assert len(made) == 3
+    assert all(b.size_bits % PLAN.unit_bits == 0 for b in made)  # whole units: they join byte for byte
+    joined = coalesce(made)
+    assert joined.bits == b"".join(b.bits for b in made)
+    assert joined.size_bits == sum(b.size_bits for b in made)
+    assert joined.qber == max(b.qber for b in made)
+    assert joined.epsilon == pytest.approx(sum(b.epsilon for b in made))
+    assert joined.block_id not in {b.block_id for b in made}
+    assert coalesce(made[:1]) is made[0]
+    with pytest.raises(ValueError, match="no block"):
+        coalesce([])

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from openqci.keysource import KeyBlock, SourceState
-from openqci.network.engine_source import EngineKeySource
+from openqci.network.engine_source import EngineKeySource, coalesce
 from openqci.network.intake import IntakeClient, IntakeError, intake_address, intake_key
 from openqci.network.statedir import StateDir, read_channel_events, read_plans, read_secret
 
@@ -45,6 +45,8 @@ _STATE_EVERY_S = 1.0
 _RETRY_S = 0.5
 _STOP_GRACE_S = 3.0
 _QUEUED_FRAMES = 4
+_DELIVER_EVERY_S = 1.0
+"""Blocks made within this long reach the KMEs as one, so a fast link costs each KME one commit a second."""
 
 
 class BlockSpool:
@@ -201,20 +203,37 @@ class _Engine:
         for block in self.spool.pending():
             _log.info("resending spooled block %s", block.block_id)
             self._send(block)
-        reported = 0.0
+        reported = sent = 0.0
+        made: list[KeyBlock] = []
         while not self.stop.is_set():
             self.source.set_events(read_channel_events(self.layout, self.link))
-            for block in self.source.blocks_due(time.time()):
-                self.spool.put(block)
-                self._send(block)
+            made.extend(self.source.blocks_due(time.time()))
+            if made and time.monotonic() - sent >= _DELIVER_EVERY_S:
+                self._deliver(made)
+                made, sent = [], time.monotonic()
             if self.source.started and time.monotonic() - reported >= _STATE_EVERY_S:
                 state = self.source.state()
                 for end in self.ends:
                     end.send_state(state)
                 reported = time.monotonic()
             self.stop.wait(max(0.0, min(self.source.next_due_s - time.time(), _STATE_EVERY_S)))
+        if made:
+            self._deliver(made)
         for end in self.ends:
             end.close()
+
+    def _deliver(self, blocks: list[KeyBlock]) -> None:
+        """The blocks made since the last delivery, as one block: spooled, logged, then sent to both ends."""
+        block = coalesce(blocks)
+        self.spool.put(block)
+        _log.info(
+            "block %s: %d key bits from %d engine blocks, QBER %.4f",
+            block.block_id,
+            block.size_bits,
+            len(blocks),
+            block.qber,
+        )
+        self._send(block)
 
     def _send(self, block: KeyBlock) -> None:
         delivery = _Delivery(block, self.source.state(), self.spool, len(self.ends))

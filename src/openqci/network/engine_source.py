@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -36,7 +37,7 @@ from openqci.link.run import continuous_link_config
 from openqci.link.session import LinkSession
 from openqci.network.link_simulator import ChannelEvent, LinkPlan
 
-__all__ = ["MAX_LAG_BLOCKS", "EngineKeySource"]
+__all__ = ["MAX_LAG_BLOCKS", "EngineKeySource", "coalesce"]
 
 _log = logging.getLogger("openqci.network.engine")
 
@@ -181,12 +182,8 @@ class EngineKeySource:
         if block is None:
             return None
         self.blocks += 1
-        _log.info(
-            "block %s: %d key bits (%d made), QBER %.4f",
-            block.block_id,
-            block.size_bits,
-            outcome.final_key_bits,
-            block.qber,
+        _log.debug(
+            "a block made %d key bits (%d kept), QBER %.4f", outcome.final_key_bits, delivered, block.qber
         )
         return block
 
@@ -210,3 +207,27 @@ class EngineKeySource:
             if due <= time_s and event.from_block >= current.from_block:
                 current = event
         return current
+
+
+def coalesce(blocks: Sequence[KeyBlock]) -> KeyBlock:
+    """The keys of consecutive blocks of one link as one block, handed to the KMEs in one transaction.
+
+    Each block is whole KME units (:meth:`EngineKeySource.blocks_due` cuts them so), so the keys join
+    byte for byte. The joined key is as secret as its parts together: its security parameter is the sum
+    of theirs (composability of the finite-key bound), and its QBER the highest of theirs.
+    """
+    if not blocks:
+        raise ValueError("no block to coalesce")
+    if len(blocks) == 1:
+        return blocks[0]
+    if any(b.size_bits % 8 for b in blocks) or len({b.link_id for b in blocks}) > 1:
+        raise ValueError("only whole-byte blocks of one link are coalesced")
+    return KeyBlock(
+        link_id=blocks[0].link_id,
+        block_id=uuid.uuid4(),
+        bits=b"".join(b.bits[: b.size_bits // 8] for b in blocks),
+        size_bits=sum(b.size_bits for b in blocks),
+        qber=max(b.qber for b in blocks),
+        epsilon=min(sum(b.epsilon for b in blocks), 0.5),
+        created_at=blocks[-1].created_at,
+    )
