@@ -1,11 +1,12 @@
 """An engine link of a launched network on one core: does it keep up with the link it models?
 
 Runs :class:`openqci.network.engine_source.EngineKeySource` (what ``source: engine`` runs in its process:
-one block after the other, no overlap between transmission and post-processing) for the 1 GHz lim2014
-link at 10 km, and prints its real-time factor (seconds of transmission per second of wall time, on one
-thread) and the key rates: a factor >= 1 means the engine keeps up and its effective key rate equals its
-secret key rate. The baseline, measured in the same run, is the same number of blocks through
-``LinkSession.stream`` with overlap (two cores), as ``openqci link run`` does. Also printed for yuan2018.
+one block after the other, no overlap between transmission and post-processing) for the 1 GHz lim2014 link
+at 10 km, and prints its real-time factor (seconds of transmission per second of wall time, blocks in turn;
+run it under ``taskset -c 0`` for the figure on one core) and the key rates: a factor >= 1 means the engine
+keeps up and its effective key rate equals its secret key rate. The baseline, measured in the same run, is
+the same number of blocks through ``LinkSession.stream`` with overlap (two cores), as ``openqci link run``
+does. Also printed for yuan2018.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def plan(preset: str, distance_km: float) -> LinkPlan:
 
 
 def engine_rtf(preset: str, distance_km: float) -> tuple[float, float, float]:
-    """Real-time factor on one thread, secret key rate and block length of the engine source."""
+    """Real-time factor (blocks in turn), secret key rate and block length of the engine source."""
     source = EngineKeySource(plan(preset, distance_km), rng=np.random.default_rng(1), start_s=0.0)
     source.blocks_due(source.block_s)  # compiles and warms the kernels
     start = time.perf_counter()
@@ -39,7 +40,7 @@ def engine_rtf(preset: str, distance_km: float) -> tuple[float, float, float]:
 
 
 def overlapped_rtf(preset: str, distance_km: float) -> float:
-    """The same blocks with transmission overlapped with post-processing (two threads)."""
+    """The same blocks with the next transmission overlapped with this post-processing."""
     source = EngineKeySource(plan(preset, distance_km), rng=np.random.default_rng(2), start_s=0.0)
     session: LinkSession = source._session  # the baseline runs the very same configured session
     list(session.stream(1))
@@ -57,8 +58,8 @@ def main() -> None:
         rtf, skr, block_s = engine_rtf(preset, distance_km)
         overlapped = overlapped_rtf(preset, distance_km)
         print(
-            f"{preset} {distance_km:g} km: engine rtf {rtf:.2f} on one thread "
-            f"(overlapped, two threads: {overlapped:.2f}; ratio {rtf / overlapped:.2f}); "
+            f"{preset} {distance_km:g} km: engine rtf {rtf:.2f}, blocks in turn "
+            f"(overlapped transmission: {overlapped:.2f}; ratio {rtf / overlapped:.2f}); "
             f"secret key rate {skr / 1e6:.2f} Mbit/s, blocks of {block_s * 1e3:.0f} ms",
             flush=True,
         )
