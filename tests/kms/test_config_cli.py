@@ -92,3 +92,31 @@ def test_pki_init_and_kms_check_commands(tmp_path) -> None:
     assert '"kme_id":"kme-b"' in checked.output
     assert runner.invoke(app, ["kms", "masterkey", str(tmp_path / "m.key")]).exit_code == 0
     assert (tmp_path / "m.key").stat().st_size == 32
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda d: d["tls"].update(private_key="pki/kme-b.key"), "cannot load TLS files"),
+        (lambda d: d["peers"][0].update(certificate="pki/missing.pem"), "cannot read certificate"),
+        (lambda d: d["store"].update(sqlite="no-such-folder/keys.sqlite"), "does not exist"),
+        (
+            lambda d: d.update(store={"postgres": "host=127.0.0.1 port=1 dbname=test connect_timeout=2"}),
+            "store",
+        ),
+    ],
+    ids=["key-of-another-certificate", "missing-peer-certificate", "no-store-folder", "unreachable-postgres"],
+)
+def test_check_refuses_what_serve_would(tmp_path, change, expected) -> None:
+    site = make_site(tmp_path)
+    _edit(site.config_paths["kme-a"], change)
+    result = CliRunner().invoke(app, ["kms", "check", "--config", str(site.config_paths["kme-a"])])
+    assert result.exit_code != 0
+    assert expected in str(result.exception) + result.output
+
+
+def test_check_opens_the_store_of_a_sound_configuration(tmp_path) -> None:
+    site = make_site(tmp_path)
+    result = CliRunner().invoke(app, ["kms", "check", "--config", str(site.config_paths["kme-a"]), "--json"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "kme-a.sqlite").exists()

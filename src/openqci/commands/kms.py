@@ -48,13 +48,25 @@ def serve(
 
 @app.command("check")
 def check(config: ConfigOption, json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Read a configuration and its files and report what the KME would serve."""
+    """Read a configuration, open every file it names and the key store, and report what the KME would serve.
+
+    What ``kms serve`` would refuse is refused here: an unreadable certificate, a private key that does not
+    match its certificate, a master key of the wrong size, a store that cannot be opened or reached.
+    """
     from openqci.kms.config import load_config
     from openqci.kms.crypto import MasterKey
     from openqci.kms.identity import read_fingerprint
+    from openqci.kms.node import open_store
+    from openqci.kms.tls import server_context
 
     settings = load_config(config)
     MasterKey.from_file(settings.master_key_file)
+    server_context(settings.tls.ca, settings.tls.certificate, settings.tls.private_key)
+    for peer in settings.peers:
+        read_fingerprint(peer.certificate)
+    if settings.store.sqlite is not None and not Path(settings.store.sqlite).parent.is_dir():
+        fail(f"store.sqlite: the folder of {settings.store.sqlite} does not exist")
+    open_store(settings).close()
     summary = {
         "kme_id": settings.kme_id,
         "listen": f"{settings.host}:{settings.port}",
