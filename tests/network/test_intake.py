@@ -13,6 +13,7 @@ import pytest
 from openqci.keysource import KeyBlock, SourceState
 from openqci.network.engine import BlockSpool
 from openqci.network.intake import (
+    MAX_CONNECTIONS,
     MAX_FRAME_BYTES,
     IntakeClient,
     IntakeError,
@@ -118,3 +119,42 @@ def test_the_spool_keeps_blocks_until_removed_and_wipes_them(tmp_path: Path) -> 
     assert {b.bits for b in again} == {first.bits, second.bits}
     spool.remove(first)
     assert [b.block_id for b in spool.pending()] == [second.block_id]
+
+
+def test_an_end_holds_at_most_its_connection_cap(tmp_path: Path) -> None:
+    async def scenario() -> list[bytes]:
+        address = intake_address(str(tmp_path), "a-b", "kme-a")
+
+        async def on_block(block: KeyBlock) -> None:
+            raise AssertionError("no block may arrive")
+
+        server = IntakeServer(address, b"k" * 32, "a-b", on_block=on_block, on_state=lambda s: None)
+        await server.start()
+
+        def connect_all() -> list[bytes]:
+            held = []
+            for _ in range(MAX_CONNECTIONS):
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                sock.connect(address)
+                held.append(sock)
+            extra = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            extra.settimeout(5.0)
+            extra.connect(address)
+            closed = extra.recv(1)  # b"" once the server has closed it
+            first = held[0]
+            first.settimeout(0.5)
+            try:
+                still_open = first.recv(1)
+            except TimeoutError:
+                still_open = b"open"
+            for sock in [*held, extra]:
+                sock.close()
+            return [closed, still_open]
+
+        answers = await asyncio.to_thread(connect_all)
+        await server.close()
+        return answers
+
+    closed, still_open = asyncio.run(scenario())
+    assert closed == b""
+    assert still_open == b"open"
