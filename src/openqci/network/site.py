@@ -31,10 +31,12 @@ import uvicorn
 
 from openqci.keysource import KeyBlock, KeySource, SourceState
 from openqci.kms.config import load_config
+from openqci.kms.key_feed import Feeder
 from openqci.kms.key_files import KeyFileSource
 from openqci.kms.node import Kme, build_kme, open_store
 from openqci.kms.server import uvicorn_config
 from openqci.kms.store import KeyStore
+from openqci.kms.units import owned_parity
 from openqci.network.controller_models import LinkEndIn, NodeIn, ReportIn
 from openqci.network.intake import IntakeServer, intake_address, intake_key
 from openqci.network.link_simulator import LinkKeyStream, LinkPlan
@@ -61,6 +63,7 @@ class LinkEnd:
     reader: KeyStore
     source: KeySource | None = None
     files: KeyFileSource | None = None
+    feeder: Feeder | None = None
     intake: IntakeServer | None = None
     blocks: int = 0
     state: SourceState = field(
@@ -74,8 +77,10 @@ class LinkEnd:
 
     async def catch_up(self, now_s: float) -> None:
         """Hand the KME the blocks a local key source has due by ``now_s``."""
-        if self.files is not None:
-            await self._take_files()
+        if self.files is not None and self.feeder is not None:
+            report = await asyncio.to_thread(self.feeder.once)
+            self.blocks += report.files_ingested
+            self.state = self.files.state()
         elif self.source is not None:
             for block in await asyncio.to_thread(self.source.blocks_due, now_s):
                 await self.add(block)
@@ -84,21 +89,6 @@ class LinkEnd:
             device = self.kme.manager.link_state(self.plan.link)
             if device is not None:  # an ETSI 014 device's driver, running in the KME itself
                 self.state = device
-
-    async def _take_files(self) -> None:
-        """Store each complete key-file pair, then remove its files (a failed store leaves them)."""
-        files = self.files
-        assert files is not None
-        scan = await asyncio.to_thread(files.scan)
-        for number, pair in enumerate(scan.pairs):
-            try:
-                await self.add(pair.block)
-            except Exception:
-                for left in scan.pairs[number:]:
-                    files.requeue(left.block)
-                raise
-            await asyncio.to_thread(files.remove, pair.block)
-        self.state = files.state()
 
     async def report(self) -> LinkEndIn:
         """This end's view of the link for the controller."""
@@ -158,8 +148,11 @@ def _open_site(layout: StateDir, listen: dict[str, int]) -> _Site:
 def _link_end(layout: StateDir, plan: LinkPlan, name: str, kme: Kme, reader: KeyStore) -> LinkEnd:
     seed = read_secret(layout.seed_file(plan.link))
     if plan.source == "files":
+        # the feeder of `openqci kms feed`: each pair stored exactly once, then its files removed
         folder = KeyFileSource(Path(plan.folders[name]), plan.link, unit_bits=plan.unit_bits)
-        return LinkEnd(plan, name, kme, reader, files=folder)
+        other = plan.site_b if name == plan.site_a else plan.site_a
+        feeder = Feeder(folder, reader, unit_bits=plan.unit_bits, parity=owned_parity(name, other))
+        return LinkEnd(plan, name, kme, reader, files=folder, feeder=feeder)
     if plan.source == "etsi014":
         return LinkEnd(plan, name, kme, reader)
     if plan.source != "engine":
