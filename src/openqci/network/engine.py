@@ -27,14 +27,20 @@ import signal
 import threading
 import time
 import uuid
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
 from openqci.keysource import KeyBlock, SourceState
 from openqci.network.engine_source import EngineKeySource, coalesce
-from openqci.network.intake import IntakeClient, IntakeError, intake_address, intake_key
+from openqci.network.intake import (
+    IntakeClient,
+    IntakeError,
+    block_from_record,
+    block_record,
+    intake_address,
+    intake_key,
+)
 from openqci.network.statedir import StateDir, read_channel_events, read_plans, read_secret
 
 __all__ = ["BlockSpool", "main"]
@@ -58,19 +64,11 @@ class BlockSpool:
 
     def put(self, block: KeyBlock) -> None:
         """Write ``block`` durably before it is sent anywhere."""
-        record = {
-            "link_id": block.link_id,
-            "block_id": str(block.block_id),
-            "size_bits": block.size_bits,
-            "qber": block.qber,
-            "epsilon": block.epsilon,
-            "created_at": block.created_at.isoformat(),
-        }
         path = self._path(block.block_id)
         partial = path.with_suffix(".partial")
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as handle:
-            handle.write(json.dumps(record).encode() + b"\n" + block.bits)
+            handle.write(json.dumps(block_record(block)).encode() + b"\n" + block.bits)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(partial, path)
@@ -80,18 +78,7 @@ class BlockSpool:
         blocks = []
         for path in sorted(self.directory.glob("*.block"), key=lambda p: p.stat().st_mtime):
             head, _, bits = path.read_bytes().partition(b"\n")
-            record = json.loads(head)
-            blocks.append(
-                KeyBlock(
-                    record["link_id"],
-                    uuid.UUID(record["block_id"]),
-                    bits,
-                    record["size_bits"],
-                    record["qber"],
-                    record["epsilon"],
-                    datetime.fromisoformat(record["created_at"]),
-                )
-            )
+            blocks.append(block_from_record(json.loads(head), bits))
         return blocks
 
     def remove(self, block: KeyBlock) -> None:

@@ -42,6 +42,8 @@ __all__ = [
     "IntakeClient",
     "IntakeError",
     "IntakeServer",
+    "block_from_record",
+    "block_record",
     "intake_address",
     "intake_key",
 ]
@@ -80,17 +82,33 @@ def _mac(key: bytes, *parts: bytes) -> bytes:
     return hmac.new(key, b"".join(parts), hashlib.sha256).digest()
 
 
-def _encode_block(block: KeyBlock, state: SourceState) -> bytes:
-    record = {
-        "kind": "block",
+def block_record(block: KeyBlock) -> dict[str, Any]:
+    """A block's record without its bits, as JSON values (frames and the engine's spool carry it)."""
+    return {
         "link_id": block.link_id,
         "block_id": str(block.block_id),
         "size_bits": block.size_bits,
         "qber": block.qber,
         "epsilon": block.epsilon,
         "created_at": block.created_at.isoformat(),
-        "state": asdict(state),
     }
+
+
+def block_from_record(record: dict[str, Any], bits: bytes) -> KeyBlock:
+    """The block of :func:`block_record` and its bits (the record's values are checked by ``KeyBlock``)."""
+    return KeyBlock(
+        link_id=str(record["link_id"]),
+        block_id=uuid.UUID(record["block_id"]),
+        bits=bits,
+        size_bits=int(record["size_bits"]),
+        qber=float(record["qber"]),
+        epsilon=float(record["epsilon"]),
+        created_at=datetime.fromisoformat(record["created_at"]),
+    )
+
+
+def _encode_block(block: KeyBlock, state: SourceState) -> bytes:
+    record = {"kind": "block", **block_record(block), "state": asdict(state)}
     return json.dumps(record).encode() + b"\n" + block.bits
 
 
@@ -106,16 +124,7 @@ def _decode(frame: bytes, link: str) -> tuple[KeyBlock | None, SourceState]:
     state = SourceState(**record["state"])
     if record["kind"] == "state":
         return None, state
-    block = KeyBlock(
-        link_id=link,
-        block_id=uuid.UUID(record["block_id"]),
-        bits=bits,
-        size_bits=int(record["size_bits"]),
-        qber=float(record["qber"]),
-        epsilon=float(record["epsilon"]),
-        created_at=datetime.fromisoformat(record["created_at"]),
-    )
-    return block, state
+    return block_from_record(record, bits), state
 
 
 class IntakeServer:
