@@ -15,24 +15,10 @@ import os
 import numpy as np
 
 from openqci.services.atc import TrackFeed, encode_cat062, encode_cat062_libasterix
-from timing import best_of
+from timing import best_of, cpu_name
 
 FEED_RATE = 750.0  # records/s: 3,000 tracks every 4 s
 TARGET = 10 * FEED_RATE
-
-
-def cpu_name() -> str:
-    """The processor's name as /proc/cpuinfo gives it, with its family and model."""
-    fields: dict[str, str] = {}
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                key, _, value = line.partition(":")
-                fields.setdefault(key.strip(), value.strip())
-    except OSError:
-        return "unknown"
-    name, family, model = (fields.get(k, "?") for k in ("model name", "cpu family", "model"))
-    return f"{name} (family {family}, model {model})"
 
 
 def one_core() -> int:

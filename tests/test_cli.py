@@ -102,11 +102,3 @@ def test_bad_input_gets_one_line_and_a_non_zero_exit(args: list[str], words: str
     assert lines[0].startswith("openqci: error:")
     assert words in lines[0]
     assert "Traceback" not in done.stderr
-
-
-def test_demo_prints_the_table_and_writes_the_figure(tmp_path: Path) -> None:
-    done = openqci("demo", "--output-dir", str(tmp_path), "--no-network")
-    assert done.returncode == 0, done.stderr
-    assert "gys2004" in done.stdout
-    assert "micius2017" in done.stdout
-    assert (tmp_path / "keyrate.png").stat().st_size > 10_000

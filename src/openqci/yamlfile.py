@@ -4,6 +4,11 @@ PyYAML keeps the last of two equal keys in a mapping without a word, which would
 entry; here a repeated key is an error with its line. Syntax errors carry their line and column, on one
 line: the scenario model and the KME configuration both read their files here and wrap the problem in
 their own error, so neither shows PyYAML's multi-line message about a ``<unicode string>``.
+
+Hostile files are refused before they cost anything: a file larger than :data:`MAX_YAML_BYTES` is not
+read past that size (``/dev/zero`` included), anchors and aliases are refused (an alias "bomb" of a few
+lines expands into billions of nodes for whatever walks the result, and neither a scenario nor a KME
+configuration needs them), and nesting deeper than Python's recursion allows is a plain error.
 """
 
 from __future__ import annotations
@@ -12,7 +17,10 @@ from typing import Any
 
 import yaml
 
-__all__ = ["YamlFileError", "read_yaml_mapping"]
+__all__ = ["MAX_YAML_BYTES", "YamlFileError", "read_yaml_mapping"]
+
+MAX_YAML_BYTES = 16 << 20
+"""The largest scenario or configuration file read (EuroQCI's scenario is about 0.2 MB)."""
 
 
 class YamlFileError(ValueError):
@@ -20,7 +28,15 @@ class YamlFileError(ValueError):
 
 
 class _StrictLoader(yaml.SafeLoader):
-    """The safe loader, with repeated mapping keys refused."""
+    """The safe loader, with repeated mapping keys, anchors and aliases refused."""
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise yaml.composer.ComposerError(
+                None, None, "anchors and aliases (& and *) are not accepted here", event.start_mark
+            )
+        return super().compose_node(parent, index)
 
 
 def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
@@ -47,14 +63,20 @@ def read_yaml_mapping(path: str, expected: str) -> dict[str, Any]:
         If the file cannot be read, is not valid YAML, repeats a key, or does not hold a mapping.
     """
     try:
-        with open(path, encoding="utf-8") as stream:
-            data = yaml.load(stream, Loader=_StrictLoader)
+        with open(path, "rb") as stream:
+            raw = stream.read(MAX_YAML_BYTES + 1)
     except OSError as error:
         raise YamlFileError(f"cannot read the file: {error.strerror}") from None
+    if len(raw) > MAX_YAML_BYTES:
+        raise YamlFileError(f"the file is larger than {MAX_YAML_BYTES >> 20} MiB")
+    try:
+        data = yaml.load(raw.decode("utf-8"), Loader=_StrictLoader)
     except UnicodeDecodeError:
         raise YamlFileError("cannot read the file: it is not UTF-8 text") from None
     except yaml.YAMLError as error:
         raise YamlFileError(_yaml_problem(error)) from None
+    except RecursionError:
+        raise YamlFileError("not valid here: the YAML is nested too deeply") from None
     if not isinstance(data, dict):
         raise YamlFileError(f"the file must hold a mapping ({expected})")
     return data

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,10 +34,18 @@ class Site:
         return identity.certificate.read_text()
 
 
-def make_site(root: Path, ports: Mapping[str, int] | None = None, backend: Backend | None = None) -> Site:
+def make_site(
+    root: Path,
+    ports: Mapping[str, int] | None = None,
+    backend: Backend | None = None,
+    serving: Mapping[str, object] | None = None,
+    relayed: Sequence[str] = (),
+) -> Site:
     """Write a PKI, master keys and the YAML configurations of kme-a and kme-b under ``root``.
 
-    Each KME keeps its keys in a store of its own on ``backend`` (default: a SQLite file under ``root``).
+    Each KME keeps its keys in a store of its own on ``backend`` (default: a SQLite file under ``root``);
+    ``serving`` becomes both configurations' ``serving:`` section. kme-a reaches the SAEs of kme-b named in
+    ``relayed`` by key relay over link-ab (one hop, ``ext_keys``) instead of from the shared pool.
     """
     ports = ports or {"kme-a": 0, "kme-b": 0}
     pki = init_pki(root / "pki", ["kme-a", "kme-b"], [*SAES_A, *SAES_B, STRANGER])
@@ -58,10 +66,14 @@ def make_site(root: Path, ports: Mapping[str, int] | None = None, backend: Backe
                     "url": f"https://127.0.0.1:{ports[other]}",
                     "certificate": f"pki/{other}.pem",
                     "link_id": "link-ab",
-                    "saes": theirs,
+                    "saes": [s for s in theirs if s not in relayed],
                 }
             ],
         }
+        if serving is not None:
+            document["serving"] = dict(serving)
+        if me == "kme-a" and relayed:
+            document["relay"] = {"saes": {s: other for s in relayed}}
         paths[me] = root / f"{me}.yaml"
         paths[me].write_text(yaml.safe_dump(document))
     return Site(root, pki, paths)

@@ -269,6 +269,63 @@ async def wrong_json_types_are_400(env: Env) -> None:
         is_error(await sae.post("/api/v1/keys/sae-a1/dec_keys", json={"key_IDs": "x"}), 400)
 
 
+async def number_is_strict_on_get(env: Env) -> None:
+    env.feed()
+    async with env.client("kme-a", "sae-a1") as sae:
+        for value in ("1.0", "+1", " 1", "1 ", "\uff11", "0x1", "1e0", "01.0"):
+            body = is_error(await sae.get("/api/v1/keys/sae-b1/enc_keys", params={"number": value}), 400)
+            assert "decimal integer" in body["message"], body
+        is_error(await sae.get("/api/v1/keys/sae-b1/enc_keys", params={"size": "256.0"}), 400)
+        assert (await sae.get("/api/v1/keys/sae-b1/enc_keys", params={"number": "2"})).status_code == 200
+
+
+async def unsupported_query_parameters_are_400(env: Env) -> None:
+    env.feed()
+    async with env.client("kme-a", "sae-a1") as sae:
+        enc = "/api/v1/keys/sae-b1/enc_keys"
+        body = is_error(await sae.get(enc, params={"additional_slave_SAE_IDs": "sae-b2"}), 400)
+        assert "additional_slave_SAE_IDs" in body["message"]
+        is_error(await sae.get(enc, params={"extension_mandatory": "x"}), 400)
+        is_error(await sae.get(f"{enc}?number=1&number=2"), 400)
+        is_error(await sae.get("/api/v1/keys/sae-b1/status", params={"number": "1"}), 400)
+        is_error(await sae.post(enc, params={"number": "2"}, json={}), 400)
+    async with env.client("kme-b", "sae-b1") as slave:
+        query = {"key_ID": str(uuid.uuid4()), "number": "1"}
+        is_error(await slave.get("/api/v1/keys/sae-a1/dec_keys", params=query), 400)
+
+
+async def key_ids_only_in_canonical_form(env: Env) -> None:
+    env.feed()
+    key_id = (await _enc(env))["keys"][0]["key_ID"]
+    fullwidth = key_id.translate({ord(d): 0xFF10 + int(d) for d in "0123456789"})
+    variants = ["{" + key_id + "}", f"urn:uuid:{key_id}", key_id.replace("-", ""), fullwidth, f" {key_id}"]
+    async with env.client("kme-b", "sae-b1") as slave:
+        for variant in variants:
+            body = is_error(await slave.get("/api/v1/keys/sae-a1/dec_keys", params={"key_ID": variant}), 400)
+            assert "canonical" in body["message"], (variant, body)
+            ids = {"key_IDs": [{"key_ID": variant}]}
+            is_error(await slave.post("/api/v1/keys/sae-a1/dec_keys", json=ids), 400)
+        upper = await slave.get("/api/v1/keys/sae-a1/dec_keys", params={"key_ID": key_id.upper()})
+        assert upper.status_code == 200, upper.text
+        assert upper.json()["keys"][0]["key_ID"] == key_id
+
+
+async def too_many_key_ids_are_400(env: Env) -> None:
+    async with env.client("kme-b", "sae-b1") as slave:
+        ids = {"key_IDs": [{"key_ID": str(uuid.uuid4())} for _ in range(1001)]}
+        body = is_error(await slave.post("/api/v1/keys/sae-a1/dec_keys", json=ids), 400)
+        assert "max_key_ids_per_request (1000)" in body["message"]
+
+
+async def api_documents_are_not_served(env: Env) -> None:
+    for kme, caller in (("kme-a", "sae-a1"), ("kme-a", "kme-b")):
+        async with env.client(kme, caller) as client:
+            for path in ("/docs", "/redoc", "/openapi.json"):
+                response = await client.get(path)
+                is_error(response, 404)
+                assert "openapi" not in response.text
+
+
 Row = Callable[[Env], Awaitable[None]]
 
 ROWS: list[Row] = [
@@ -291,4 +348,9 @@ ROWS: list[Row] = [
     extensions,
     shortage_is_503,
     wrong_json_types_are_400,
+    number_is_strict_on_get,
+    unsupported_query_parameters_are_400,
+    key_ids_only_in_canonical_form,
+    too_many_key_ids_are_400,
+    api_documents_are_not_served,
 ]

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import socket
 import ssl
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import uvicorn
@@ -17,6 +21,33 @@ from openqci.kms.server import uvicorn_config
 from openqci.kms.tls import client_context
 from tests.kms.conftest import make_block
 from tests.kms.harness import Site, make_site
+
+
+def spawn_kme(config: Path, prefix: Sequence[str] = (), **popen: object) -> subprocess.Popen[bytes]:
+    """Start ``openqci kms serve --config CONFIG`` as a process of its own (``popen``: Popen options).
+
+    ``prefix`` goes before the command, e.g. ``ip netns exec NS`` to run it in a network namespace.
+    """
+    code = "from openqci.cli import main; main()"
+    command = [*prefix, sys.executable, "-c", code, "kms", "serve", "--config", str(config)]
+    return subprocess.Popen(command, **popen)  # type: ignore[call-overload,no-any-return]
+
+
+def wait_until_serving(
+    process: subprocess.Popen[bytes], port: int, host: str = "127.0.0.1", timeout_s: float = 30.0
+) -> subprocess.Popen[bytes]:
+    """Return ``process`` once its port answers TLS; kill it and raise if it does not within ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with httpx.Client(verify=False, timeout=0.5) as probe:
+                probe.get(f"https://{host}:{port}/")
+        except httpx.ConnectError:
+            time.sleep(0.1)
+        except httpx.HTTPError:
+            return process
+    process.kill()
+    raise RuntimeError(f"KME on {host}:{port} did not start (exit status {process.poll()})")
 
 
 def free_port() -> int:
@@ -79,9 +110,9 @@ class Served:
             thread.stop()
 
 
-def serve_site(root) -> Served:
+def serve_site(root, serving: Mapping[str, object] | None = None) -> Served:
     ports = {"kme-a": free_port(), "kme-b": free_port()}
-    site = make_site(root, ports)
+    site = make_site(root, ports, serving=serving)
     kmes = {name: build_kme(load_config(path)) for name, path in site.config_paths.items()}
     served = Served(site, ports, kmes)
     for kme in kmes.values():

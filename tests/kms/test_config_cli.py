@@ -70,6 +70,11 @@ def test_a_device_source_loads_with_its_defaults_and_paths_resolved(tmp_path) ->
         (_with_source(peer_sae_id="qkd-sae-a"), "peers.0.source"),
         (_with_source(key_size=128), "peers.0.source.key_size"),
         (lambda d: d["peers"][0].update(source={"kind": "etsi014"}), "peers.0.source.url"),
+        (lambda d: d.update(serving={"max_connections": 0}), "serving.max_connections"),
+        (lambda d: d.update(serving={"header_timeout_s": -1}), "serving.header_timeout_s"),
+        (lambda d: d.update(serving={"max_body_bytes": 10}), "serving.max_body_bytes"),
+        (lambda d: d.update(serving={"slowloris": True}), "serving.slowloris"),
+        (lambda d: d["limits"].update(max_key_ids_per_request=50_000), "limits.max_key_ids_per_request"),
     ],
 )
 def test_a_bad_configuration_names_the_field(tmp_path, change, field) -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -30,32 +29,21 @@ from openqci.kms.node import open_store
 from openqci.kms.units import owned_parity
 from tests.kms.conftest import Backend, make_block
 from tests.kms.harness import make_site
-from tests.kms.servers import free_port
+from tests.kms.servers import free_port, spawn_kme, wait_until_serving
 
 NOT_FOUND = "one or more keys specified are not found on KME"
 
 
 def _spawn(config: Path) -> subprocess.Popen[bytes]:
-    code = "from openqci.cli import main; main()"
-    return subprocess.Popen([sys.executable, "-c", code, "kms", "serve", "--config", str(config)])
+    return spawn_kme(config)
 
 
 def _start(config: Path, port: int) -> subprocess.Popen[bytes]:
-    return _ready(_spawn(config), port)
+    return wait_until_serving(spawn_kme(config), port)
 
 
 def _ready(process: subprocess.Popen[bytes], port: int) -> subprocess.Popen[bytes]:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with httpx.Client(verify=False, timeout=0.5) as probe:
-                probe.get(f"https://127.0.0.1:{port}/")
-        except httpx.ConnectError:
-            time.sleep(0.1)
-        except httpx.HTTPError:
-            return process
-    process.kill()
-    raise RuntimeError("KME did not start")
+    return wait_until_serving(process, port)
 
 
 @pytest.mark.parametrize("victim", ["kme-a", "kme-b"])

@@ -398,7 +398,9 @@ def test_key_material_is_overwritten_before_the_file_is_unlinked(
 
 
 class _FailingStore:
-    def add_block(self, block: KeyBlock, *, unit_bits: int, parity: int) -> int:
+    def add_block(
+        self, block: KeyBlock, *, unit_bits: int, parity: int, max_free_units: int | None = None
+    ) -> int:
         raise sqlite3.OperationalError("database is locked")
 
 
@@ -554,6 +556,7 @@ def test_two_served_kmes_fed_from_their_folders_hand_an_sae_pair_identical_keys(
                 "folder": summary["folder"],
                 "files_ingested": 8,
                 "units_added": 256,
+                "held_pool_full": False,
                 "refused": [],
             }  # a watch's summary counts, it does not list every file
         slave = httpx.Client(

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from openqci.keysource import KeyBlock
 from openqci.kms.crypto import MasterKey
 from openqci.kms.errors import StoreError
-from openqci.kms.units import cut_block, join_units, owned_parity, unit_key_id, units_per_key
+from openqci.kms.units import cut_block, join_units, owned_parity, unit_key_id, unit_owner, units_per_key
 
 
 @given(data=st.binary(min_size=0, max_size=600), unit_bytes=st.integers(1, 64), tail_bits=st.integers(0, 7))
@@ -56,3 +56,10 @@ def test_sealed_units_open_only_with_their_key_and_row() -> None:
         key.open(nonce, sealed, b"unit-2")
     with pytest.raises(StoreError):
         MasterKey.generate().open(nonce, sealed, b"unit-1")
+
+
+def test_one_unit_blocks_are_shared_between_both_ends_of_a_link() -> None:
+    owners = [unit_owner(uuid.uuid4(), 0, 1) for _ in range(400)]
+    assert 120 < sum(owners) < 280  # each end owns about half of a slow link's one-unit blocks
+    block = uuid.uuid4()
+    assert [unit_owner(block, i, 4) for i in range(4)] == [0, 1, 0, 1]

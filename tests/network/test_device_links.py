@@ -82,7 +82,9 @@ def test_an_etsi014_link_gives_each_kme_its_device(tmp_path: Path) -> None:
     scenario = load_scenario(scenario_path)
     ports = {"controller": 1, "kme-a": 2, "kme-b": 3}
     layout = StateDir(tmp_path / "state")
-    document = _kme_document(layout, scenario, scenario_path, "kme-b", ports, LaunchOptions())
+    document = _kme_document(
+        layout, scenario, scenario_path, "kme-b", ports, "http://127.0.0.1:1", LaunchOptions()
+    )
     source = document["peers"][0]["source"]
     assert source["url"] == "https://qkd-b.example:443"
     assert (source["sae_id"], source["peer_sae_id"]) == ("kms-b", "kms-a")

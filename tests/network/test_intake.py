@@ -35,8 +35,9 @@ async def _exchange(tmp_path: Path, client_key: bytes, link_sent: str = "a-b") -
     received: list[KeyBlock] = []
     states: list[SourceState] = []
 
-    async def on_block(block: KeyBlock) -> None:
+    async def on_block(block: KeyBlock) -> bool:
         received.append(block)
+        return True
 
     server = IntakeServer(
         address, intake_key(SEED, "a-b", "kme-a"), "a-b", on_block=on_block, on_state=states.append
@@ -87,7 +88,7 @@ def test_an_oversized_frame_is_refused_before_it_is_read(tmp_path: Path) -> None
     async def scenario() -> int:
         address = intake_address(str(tmp_path), "a-b", "kme-a")
 
-        async def on_block(block: KeyBlock) -> None:
+        async def on_block(block: KeyBlock) -> bool:
             raise AssertionError("no block may arrive")
 
         server = IntakeServer(address, b"k" * 32, "a-b", on_block=on_block, on_state=lambda s: None)
@@ -125,7 +126,7 @@ def test_an_end_holds_at_most_its_connection_cap(tmp_path: Path) -> None:
     async def scenario() -> list[bytes]:
         address = intake_address(str(tmp_path), "a-b", "kme-a")
 
-        async def on_block(block: KeyBlock) -> None:
+        async def on_block(block: KeyBlock) -> bool:
             raise AssertionError("no block may arrive")
 
         server = IntakeServer(address, b"k" * 32, "a-b", on_block=on_block, on_state=lambda s: None)

@@ -197,18 +197,3 @@ def test_draining_the_bottleneck_gives_503_with_the_reason(bottleneck: Path) -> 
     message = last.json()["message"]
     assert "kme2-kme3" in message
     assert "drained" in message or "not enough key" in message
-
-
-def test_the_demo_pieces_relay_and_count_link_key(line5: Path) -> None:
-    from openqci.network.demo import link_key, relay_keys
-
-    links = {f"kme{i}-kme{i + 1}": (f"kme{i}", f"kme{i + 1}") for i in range(1, 5)}
-    before = {figure.link: figure for figure in link_key(line5, links)}
-    relayed = relay_keys(
-        line5, master="sae-west", master_kme="kme1", slave="sae-east", slave_kme="kme5", number=2
-    )
-    assert [k.route for k in relayed] == [("kme1", "kme2", "kme3", "kme4", "kme5")] * 2
-    assert all(k.matched and k.latency_s > 0 for k in relayed)
-    for figure in link_key(line5, links):
-        assert figure.consumed_bits - before[figure.link].consumed_bits == 2 * 2 * 256
-        assert figure.made_bits >= before[figure.link].made_bits > 0

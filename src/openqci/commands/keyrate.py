@@ -10,7 +10,7 @@ import numpy as np
 import typer
 from numpy.typing import NDArray
 
-from openqci.commands.output import check_figure_path, console, fail, print_json
+from openqci.commands.output import cell, check_figure_path, console, fail, new_table, print_json, si
 
 if TYPE_CHECKING:
     from openqci.physics import KeyRateResult, Protocol, QkdSystem
@@ -157,41 +157,23 @@ def _plot(result: KeyRateResult, system: QkdSystem, distances: NDArray[np.float6
     plot_rate_versus_distance(curves, path, bound=bound)
 
 
+_COLUMNS = {
+    "distance_km": ("distance (km)", 4),
+    "channel_loss_db": ("loss (dB)", 4),
+    "mu": ("mu", 3),
+    "gain": ("gain", 4),
+    "qber": ("QBER", 3),
+    "secret_key_rate_per_pulse": ("key (bit/pulse)", 4),
+    "secret_key_rate_bps": ("key rate", 4),
+}
+"""Record field to the table's header and the significant digits it shows."""
+
+
 def _table(records: list[dict[str, object]]) -> None:
-    from rich.table import Table
-
-    table = Table(title="Secret key rate")
-    for column in (
-        "distance_km",
-        "channel_loss_db",
-        "mu",
-        "gain",
-        "qber",
-        "secret_key_rate_per_pulse",
-        "secret_key_rate_bps",
-    ):
-        table.add_column(column, justify="right")
+    table = new_table("Secret key rate", {header: "right" for header, _ in _COLUMNS.values()})
     for row in records:
-        table.add_row(
-            *(
-                _fmt(row[c])
-                for c in (
-                    "distance_km",
-                    "channel_loss_db",
-                    "mu",
-                    "gain",
-                    "qber",
-                    "secret_key_rate_per_pulse",
-                    "secret_key_rate_bps",
-                )
-            )
-        )
+        cells = [cell(row[field], digits=digits) for field, (_, digits) in _COLUMNS.items()]
+        rate = row["secret_key_rate_bps"]
+        cells[-1] = si(rate if isinstance(rate, float) else None, "bit/s")
+        table.add_row(*cells)
     console.print(table)
-
-
-def _fmt(value: object) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)

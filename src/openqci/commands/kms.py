@@ -10,6 +10,7 @@ import typer
 from openqci.commands.output import console, fail, print_json
 
 if TYPE_CHECKING:
+    from openqci.kms.config import KmeConfig
     from openqci.kms.key_feed import Feeder, FeedReport
 
 __all__ = ["app"]
@@ -25,13 +26,20 @@ def serve(
     port: Annotated[
         int | None, typer.Option(help="Listen on this port instead of the configured one.")
     ] = None,
+    log_level: Annotated[
+        str, typer.Option(help="Event log level (debug, info, warning, error); JSON unless on a terminal.")
+    ] = "info",
 ) -> None:
     """Serve one KME (uvicorn, 127.0.0.1 unless configured otherwise) until interrupted."""
     from openqci.kms.config import load_config
     from openqci.kms.node import build_kme
     from openqci.kms.server import serve as run_server
+    from openqci.ops.events import LOG_LEVELS, configure_logging
 
+    if log_level not in LOG_LEVELS:
+        fail(f"--log-level must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
     settings = load_config(config)
+    configure_logging(log_level)
     if port is not None:
         if not 0 <= port <= 65535:
             fail(f"--port must lie in 0..65535, got {port}")
@@ -64,6 +72,9 @@ def check(config: ConfigOption, json: Annotated[bool, typer.Option("--json")] = 
     server_context(settings.tls.ca, settings.tls.certificate, settings.tls.private_key)
     for peer in settings.peers:
         read_fingerprint(peer.certificate)
+    for sae in settings.saes:
+        read_fingerprint(sae.certificate)
+    _check_relay(settings)
     if settings.store.sqlite is not None and not Path(settings.store.sqlite).parent.is_dir():
         fail(f"store.sqlite: the folder of {settings.store.sqlite} does not exist")
     open_store(settings).close()
@@ -82,6 +93,62 @@ def check(config: ConfigOption, json: Annotated[bool, typer.Option("--json")] = 
         return
     console.print(
         f"KME {settings.kme_id} ({summary['listen']}): {len(settings.saes)} SAEs, {len(settings.peers)} peers"
+    )
+
+
+def _check_relay(settings: KmeConfig) -> None:
+    """The controller's token file is readable, and its CA and the KME's own identity load for TLS."""
+    from openqci.kms.tls import client_context
+
+    relay = settings.relay
+    if relay.token_file is not None:
+        try:
+            relay.token_file.read_bytes()
+        except OSError as error:
+            fail(f"relay.token_file: cannot read {relay.token_file}: {error.strerror}")
+    if relay.controller_url is not None and relay.controller_url.startswith("https://"):
+        client_context(relay.ca or settings.tls.ca, settings.tls.certificate, settings.tls.private_key)
+
+
+@app.command("init")
+def init(
+    path: Annotated[Path, typer.Argument(help="The configuration file to write (never overwritten).")],
+    kme_id: Annotated[str, typer.Option("--kme-id", help="The KME's ID (its certificate's name).")],
+    host: Annotated[
+        str, typer.Option(help="The IP address to listen on (0.0.0.0 for every address).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="The TCP port of the ETSI GS QKD 014 API.")] = 8443,
+    pki: Annotated[
+        str,
+        typer.Option(help="The folder of ca.pem and the certificates, relative to the file's folder."),
+    ] = "pki",
+    postgres: Annotated[
+        str | None,
+        typer.Option(help="Keep keys in PostgreSQL: a libpq connection string (default: a SQLite file)."),
+    ] = None,
+    schema: Annotated[str | None, typer.Option(help="The PostgreSQL schema (default openqci_KMEID).")] = None,
+    sae: Annotated[
+        list[str] | None, typer.Option("--sae", help="An SAE this KME serves (repeat for several).")
+    ] = None,
+) -> None:
+    """Write a commented KME configuration with every key, to fill in (peers, relay) and check.
+
+    What the options give is filled in; the rest is written with its default or as a commented example.
+    Then `openqci kms check --config PATH` says whether the files it names are in place.
+    """
+    from openqci.kms.config_template import ConfigTemplate, write_config_template
+
+    template = ConfigTemplate(
+        kme_id, host=host, port=port, pki=pki, postgres=postgres, schema=schema, saes=sae or []
+    )
+    write_config_template(path, template)
+    console.print(
+        f"KME configuration written to {path}; next: `openqci kms masterkey "
+        f"{path.parent / 'master.key'}`, the certificates in {path.parent / pki}, then "
+        f"`openqci kms check --config {path}`",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
     )
 
 
@@ -121,13 +188,16 @@ def feed(
     from openqci.kms.key_feed import Feeder, folder_link
     from openqci.kms.key_files import KeyFileSource
     from openqci.kms.node import open_store
+    from openqci.kms.units import pool_cap_units
 
     settings = load_config(config)
     link_id, parity = folder_link(settings, link)
+    limits = settings.limits
+    cap = pool_cap_units(limits.max_key_count, limits.key_size, settings.unit_bits)
     with KeyFileSource(from_dir, link_id, unit_bits=settings.unit_bits) as source:
         store = open_store(settings)
         try:
-            feeder = Feeder(source, store, unit_bits=settings.unit_bits, parity=parity)
+            feeder = Feeder(source, store, unit_bits=settings.unit_bits, parity=parity, max_free_units=cap)
             if watch:
                 if not json:
                     console.print(f"watching {from_dir} for {settings.kme_id} ({link_id}); Ctrl-C stops")
@@ -196,6 +266,8 @@ def _print_feed_summary(summary: dict[str, Any]) -> None:
         soft_wrap=True,
         highlight=False,
     )
+    if summary["held_pool_full"]:
+        console.print("the KME's pool is full (limits.max_key_count): the other pairs wait in the folder")
     if summary["refused"]:
         table = Table("refused file", "reason", title=Text(f"moved to {summary['folder']}/rejected/"))
         for refusal in summary["refused"]:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from openqci.commands.output import console, print_json
+from openqci.commands.output import cell, console, new_table, print_json, si
 
-__all__ = ["app", "link", "run"]
+if TYPE_CHECKING:
+    from rich.table import Table
+
+__all__ = ["app", "link", "report_table", "run"]
 
 app = typer.Typer(help="Simulated QKD links that make real key.", no_args_is_help=True)
 
@@ -36,7 +39,6 @@ def run(
     """Simulate a decoy-BB84 fibre link and post-process its key, block by block."""
     import numpy as np
     from rich.progress import Progress
-    from rich.table import Table
 
     from openqci.link.run import run_link
 
@@ -56,7 +58,13 @@ def run(
     if json_output:
         print_json(report.record())
         return
-    table = Table("quantity", "value", title=f"{preset} over {distance_km:g} km")
-    for name, value in report.record().items():
-        table.add_row(name, f"{value:.6g}" if isinstance(value, float) else str(value))
-    console.print(table)
+    console.print(report_table(report.record(), f"{preset} over {distance_km:g} km"))
+
+
+def report_table(record: dict[str, Any], title: str) -> Table:
+    """The figures of a link run, one per row; rates carry their SI prefix."""
+    table = new_table(title, {"quantity": "left", "value": "left"})
+    for name, value in record.items():
+        shown = si(value, "bit/s") if name.endswith("_bps") else cell(value)
+        table.add_row(name, shown)
+    return table

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
-from openqci.commands.output import console, fail, print_json
+from openqci.commands.output import cell, console, fail, new_table, print_json, si
+from openqci.ops.events import DEFAULT_LOG_BACKUPS, DEFAULT_LOG_MAX_BYTES, LOG_LEVELS
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -68,14 +69,9 @@ def _record(scenario: Scenario, supply: list[LinkSupply]) -> dict[str, object]:
     }
 
 
-def _table(title: str, columns: dict[str, str]) -> Table:
+def _table(title: str, columns: dict[str, Literal["left", "right"]]) -> Table:
     """A table with ``columns`` (name to justification)."""
-    from rich.table import Table
-
-    table = Table(title=title)
-    for column, justify in columns.items():
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
-    return table
+    return new_table(title, columns)
 
 
 def _sites_table(scenario: Scenario) -> Table:
@@ -84,8 +80,8 @@ def _sites_table(scenario: Scenario) -> Table:
         {
             "site": "left",
             "roles": "left",
-            "latitude_deg": "right",
-            "longitude_deg": "right",
+            "latitude (deg)": "right",
+            "longitude (deg)": "right",
             "organisation": "left",
         },
     )
@@ -104,19 +100,19 @@ def _links_table(supply: list[LinkSupply]) -> Table:
             "link": "left",
             "ends": "left",
             "preset": "left",
-            "length_km": "right",
-            "loss_db": "right",
-            "expected_key_rate_bps": "right",
+            "km": "right",
+            "dB": "right",
+            "key rate": "right",
         },
     )
     for link in supply:
         table.add_row(
             link.link,
-            f"{link.site_a} - {link.site_b}",
-            link.preset,
+            f"{link.site_a} -\n{link.site_b}",
+            link.system or link.preset,
             f"{link.length_km:.1f}",
             f"{link.loss_db:.1f}",
-            f"{link.expected_key_rate_bps:.4g}",
+            si(link.expected_key_rate_bps, "bit/s"),
         )
     return table
 
@@ -129,7 +125,7 @@ def _demands_table(scenario: Scenario) -> Table:
             "demand": "left",
             "master SAE (KME)": "left",
             "slave SAE (KME)": "left",
-            "required_rate_bps": "right",
+            "required rate": "right",
         },
     )
     for demand in scenario.demands:
@@ -138,7 +134,7 @@ def _demands_table(scenario: Scenario) -> Table:
             demand.name,
             f"{master.name} ({master.kme})",
             f"{slave.name} ({slave.kme})",
-            f"{demand.required_rate_bps:.4g}",
+            si(demand.required_rate_bps, "bit/s"),
         )
     return table
 
@@ -165,13 +161,44 @@ def up(
             "--intake-cap", help="Most key (bit/s) a KME takes in per link; beyond it key is discarded."
         ),
     ] = 65536.0,
+    controller_host: Annotated[
+        str,
+        typer.Option(
+            "--controller-host",
+            help="IP address the controller listens on; any but loopback needs --controller-tls.",
+        ),
+    ] = "127.0.0.1",
+    controller_port: Annotated[
+        int, typer.Option("--controller-port", help="The controller's TCP port (0: any free port).")
+    ] = 0,
+    controller_tls: Annotated[
+        bool,
+        typer.Option(
+            "--controller-tls",
+            help="Serve the controller over TLS (certificate from the network's CA; KMEs may use theirs).",
+        ),
+    ] = False,
+    log_level: Annotated[
+        str, typer.Option(help="Level of every process's event log: debug, info, warning or error.")
+    ] = "info",
+    log_max_bytes: Annotated[
+        int, typer.Option(help="Size at which each process's log file is rotated (bytes).")
+    ] = DEFAULT_LOG_MAX_BYTES,
+    log_backups: Annotated[
+        int, typer.Option(help="Rotated log files kept per process.")
+    ] = DEFAULT_LOG_BACKUPS,
 ) -> None:
-    """Start a network: PKI, one process per KME site, the controller and the link key supply."""
+    """Start a network: PKI, one process per KME site, the controller and the link key supply.
+
+    Prints the address of the live dashboard the controller serves.
+    """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from openqci.network.errors import NetworkError
     from openqci.network.launcher import LaunchOptions
     from openqci.network.launcher import up as launch
+    from openqci.network.statedir import StateDir
+    from openqci.ops.dashboard_address import dashboard_url
 
     if not speedup > 0:
         fail(f"--speedup must be > 0, got {speedup:g}")
@@ -181,8 +208,25 @@ def up(
         fail(f"--timeout must be > 0 seconds, got {timeout_s:g}")
     if not intake_cap_bps > 0:
         fail(f"--intake-cap must be > 0 bit/s, got {intake_cap_bps:g}")
+    if not 0 <= controller_port <= 65535:
+        fail(f"--controller-port must lie in 0..65535, got {controller_port}")
+    if log_level not in LOG_LEVELS:
+        fail(f"--log-level must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
+    if log_max_bytes < 1024:
+        fail(f"--log-max-bytes must be >= 1024, got {log_max_bytes}")
+    if log_backups < 0:
+        fail(f"--log-backups must be >= 0, got {log_backups}")
     options = LaunchOptions(
-        speedup=speedup, kmes_per_process=kmes_per_process, timeout_s=timeout_s, intake_cap_bps=intake_cap_bps
+        speedup=speedup,
+        kmes_per_process=kmes_per_process,
+        timeout_s=timeout_s,
+        intake_cap_bps=intake_cap_bps,
+        controller_host=controller_host,
+        controller_port=controller_port,
+        controller_tls=controller_tls,
+        log_level=log_level,
+        log_max_bytes=log_max_bytes,
+        log_backups=log_backups,
     )
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as display:
@@ -199,18 +243,37 @@ def up(
         f"[bold]{state.network}[/bold] is up: {len(state.kme_urls)} KMEs in "
         f"{sum(p.role == 'site' for p in state.processes)} processes, controller at {state.controller_url}"
     )
+    console.print(f"dashboard: {dashboard_url(StateDir(state_dir.resolve()))}", soft_wrap=True)
 
 
 @app.command("status")
 def status(
     state_dir: StateDirOption,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+    watch: Annotated[
+        bool, typer.Option("--watch", help="Keep a live view on the terminal until Ctrl-C.")
+    ] = False,
+    interval_s: Annotated[
+        float, typer.Option("--interval", help="Seconds between refreshes of --watch.")
+    ] = 1.0,
 ) -> None:
     """The live state of a running network: nodes, links (key rate, available key, QBER) and alarms."""
     from openqci.network.controller_client import ControllerClient
     from openqci.network.errors import NetworkError
     from openqci.network.statedir import StateDir
 
+    if watch and json_output:
+        fail("give --watch or --json, not both")
+    if not 0.1 <= interval_s <= 3600:
+        fail(f"--interval must lie between 0.1 and 3600 seconds, got {interval_s:g}")
+    if watch:
+        from openqci.ops.terminal_view import watch_network
+
+        try:
+            watch_network(StateDir(state_dir.resolve()), console, interval_s=interval_s)
+        except NetworkError as error:
+            fail(str(error))
+        return
     try:
         with ControllerClient.from_state_dir(StateDir(state_dir.resolve())) as client:
             document = client.state()
@@ -287,7 +350,7 @@ def down(
 def _nodes_table(document: dict[str, Any]) -> Table:
     table = _table(f"Nodes ({len(document['nodes'])})", {"KME": "left", "status": "left", "URL": "left"})
     for node in document["nodes"]:
-        table.add_row(node["qkdn_id"], node["qkdn_status"], node["kme_url"] or "")
+        table.add_row(node["qkdn_id"], node["qkdn_status"], cell(node["kme_url"]))
     return table
 
 
@@ -297,9 +360,9 @@ def _live_links_table(document: dict[str, Any]) -> Table:
         {
             "link": "left",
             "status": "left",
-            "skr_bps": "right",
-            "eskr_bps": "right",
-            "available_key_bits": "right",
+            "key rate": "right",
+            "effective": "right",
+            "available (bits)": "right",
             "QBER": "right",
             "alarms": "left",
         },
@@ -308,11 +371,11 @@ def _live_links_table(document: dict[str, Any]) -> Table:
         table.add_row(
             link["qkdl_id"],
             link["qkdl_status"],
-            _number(link["skr_bps"], "{:.4g}"),
-            _number(link["eskr_bps"], "{:.4g}"),
-            _number(link["available_key_bits"], "{:d}"),
-            _number(link["qber"], "{:.4f}"),
-            ", ".join(alarm["kind"] for alarm in link["alarms"]),
+            si(link["skr_bps"], "bit/s"),
+            si(link["eskr_bps"], "bit/s"),
+            cell(link["available_key_bits"]),
+            cell(link["qber"], digits=3),
+            ", ".join(alarm["kind"] for alarm in link["alarms"]) or "—",
         )
     return table
 
@@ -325,7 +388,3 @@ def _alarms_table(document: dict[str, Any]) -> Table:
     for alarm in active:
         table.add_row(alarm["link"], alarm["kind"], alarm["raised_at"], alarm["message"])
     return table
-
-
-def _number(value: float | int | None, template: str) -> str:
-    return "-" if value is None else template.format(value)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from openqci.commands.output import console, fail, print_json
+from openqci.commands.output import console, fail, new_table, print_json
 
 if TYPE_CHECKING:
     from openqci.services.sae_client import KeyContainer, SaeClient
@@ -88,9 +88,7 @@ def _print_keys(record: dict[str, Any], json: bool) -> None:
     if json:
         print_json(record)
         return
-    from rich.table import Table
-
-    table = Table("key_ID", "key (base64)")
+    table = new_table(None, {"key_ID": "left", "key (base64)": "left"})
     for key in record["keys"]:
         table.add_row(key["key_ID"], key["key"])
     console.print(table)

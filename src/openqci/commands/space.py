@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from openqci.commands.output import check_figure_path, console, fail, print_json
+from openqci.commands.output import cell, check_figure_path, console, fail, new_table, print_json
 
 if TYPE_CHECKING:
     from openqci.network.pass_link import PassLinkReport
@@ -203,25 +203,23 @@ def _report_keys(
             document["aggregate"] = _key_record(block) | {"passes": block.passes}
         print_json(document)
         return
-    from rich.table import Table
-
     columns = ["start (UTC)", "max el (deg)", "duration (s)", "loss (dB)", "sifted bits", "secret bits"]
     if simulated is not None:
         columns += ["X-key expected", "X-key simulated"]
-    table = Table(*columns)
+    table = new_table(None, {c: "left" if c.startswith("start") else "right" for c in columns})
     for r in records:
         loss = f"{r['loss_db_min']:.1f}-{r['loss_db_max']:.1f}"
         cells = [
-            r["start"][:19],
+            r["start"][:19].replace("T", " "),
             f"{r['max_elevation_deg']:.1f}",
             f"{r['duration_s']:.0f}",
             loss,
-            f"{r['sifted_bits']:,}",
-            f"{r['secret_key_bits']:,}",
+            cell(r["sifted_bits"]),
+            cell(r["secret_key_bits"]),
         ]
         if "simulated" in r:
             run = r["simulated"]
-            cells += [f"{run['expected_key_bits']:,}", _simulated_cell(run)]
+            cells += [cell(run["expected_key_bits"]), _simulated_cell(run)]
         table.add_row(*cells)
     console.print(table)
     if block is not None:
@@ -232,13 +230,20 @@ def _simulated_cell(run: dict[str, Any]) -> str:
     """The engine's final key, or why the pass made none."""
     if run["abort_reason"] is not None:
         return f"0 ({run['abort_reason']})"
-    return f"{run['final_key_bits']:,}" + ("" if run["keys_identical"] else " (keys differ)")
+    return cell(run["final_key_bits"]) + ("" if run["keys_identical"] else " (keys differ)")
 
 
 def _print_passes(found: list[Pass]) -> None:
-    from rich.table import Table
-
-    table = Table("satellite", "start (UTC)", "end (UTC)", "max el (deg)", "duration (s)")
+    table = new_table(
+        None,
+        {
+            "satellite": "left",
+            "start (UTC)": "left",
+            "end (UTC)": "left",
+            "max el (deg)": "right",
+            "duration (s)": "right",
+        },
+    )
     for p in found:
         table.add_row(
             p.satellite,

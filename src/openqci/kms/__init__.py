@@ -18,6 +18,7 @@ from openqci.kms.config import (
     PeerConfig,
     RelayConfig,
     SaeConfig,
+    ServingConfig,
     StoreConfig,
     TlsConfig,
     load_config,
@@ -34,6 +35,7 @@ from openqci.kms.errors import (
     KmsError,
     PeerError,
     PkiError,
+    PoolFullError,
     RelayError,
     RouteUnavailableError,
     StoreError,
@@ -44,7 +46,7 @@ from openqci.kms.key_files import KeyFileSource
 from openqci.kms.manager import KeyManager, PeerLink
 from openqci.kms.node import Kme, build_kme, open_store
 from openqci.kms.peer import PeerClient
-from openqci.kms.pki import PkiLayout, init_pki
+from openqci.kms.pki import PkiLayout, init_pki, issue_certificate
 from openqci.kms.postgres_store import PostgresKeyStore
 from openqci.kms.records import DeliveredKey, KeyDelivery, KeyPlan, Reservation, UnitState
 from openqci.kms.relay import KeyRelay, RelayedKeys, RelayOptions
@@ -86,6 +88,7 @@ __all__ = [
     "PeerLink",
     "PkiError",
     "PkiLayout",
+    "PoolFullError",
     "PostgresKeyStore",
     "RelayConfig",
     "RelayError",
@@ -97,6 +100,7 @@ __all__ = [
     "RouteProvider",
     "RouteUnavailableError",
     "SaeConfig",
+    "ServingConfig",
     "SqliteKeyStore",
     "StoreConfig",
     "StoreError",
@@ -105,6 +109,7 @@ __all__ = [
     "UnitState",
     "build_kme",
     "init_pki",
+    "issue_certificate",
     "load_config",
     "open_store",
     "serve",

@@ -22,6 +22,7 @@ __all__ = [
     "PeerConfig",
     "RelayConfig",
     "SaeConfig",
+    "ServingConfig",
     "StoreConfig",
     "TlsConfig",
     "load_config",
@@ -41,6 +42,7 @@ class Limits(_Strict):
     max_key_per_request: int = Field(default=128, ge=1)
     max_key_count: int = Field(default=1_000_000, ge=1)
     max_SAE_ID_count: int = Field(default=4, ge=0)
+    max_key_ids_per_request: int = Field(default=1000, ge=1, le=10_000)
 
     @model_validator(mode="after")
     def _sizes(self) -> Limits:
@@ -52,12 +54,44 @@ class Limits(_Strict):
         return self
 
 
+class ServingConfig(_Strict):
+    """How the KME holds connections and reads requests: caps, timeouts and sizes, all enforced.
+
+    A connection is counted from its TCP accept, through the TLS handshake, until it closes. At
+    ``max_connections`` a new connection closes the one that has waited longest without a request in
+    progress (in its handshake, idle, or still sending its request), so clients that hold connections
+    open cannot lock a legitimate one out; ``max_connections_per_certificate`` bounds what one client
+    certificate holds. Sizes are in bytes, times in seconds.
+    """
+
+    max_connections: int = Field(default=512, ge=2, le=65_536)
+    max_connections_per_certificate: int = Field(default=128, ge=1, le=65_536)
+    tls_handshake_timeout_s: float = Field(default=5.0, gt=0.0, le=300.0)
+    header_timeout_s: float = Field(default=10.0, gt=0.0, le=300.0)
+    body_timeout_s: float = Field(default=30.0, gt=0.0, le=3600.0)
+    keep_alive_timeout_s: float = Field(default=30.0, gt=0.0, le=3600.0)
+    max_header_bytes: int = Field(default=16_384, ge=1024, le=1_048_576)
+    max_body_bytes: int = Field(default=4_194_304, ge=1024, le=1_073_741_824)
+    api_docs: bool = False
+
+
 class StoreConfig(_Strict):
-    """Where keys are kept: a SQLite file (the default) or a PostgreSQL connection string and schema."""
+    """Where keys are kept (a SQLite file, the default, or a PostgreSQL schema), and how long rows stay.
+
+    ``max_wal_bytes`` caps SQLite's write-ahead log. Slave-side keys no SAE has taken expire after
+    ``key_expiry_s``; consumed and expired units, key rows, delivery records and relay records are
+    deleted ``retention_s`` after they were consumed (or written), every ``prune_interval_s``, at most
+    ``prune_batch_rows`` rows per table and store call (docs/kms.md, "Limits").
+    """
 
     sqlite: Path | None = None
     postgres: str | None = None
     schema_name: str = Field(default="openqci_kms", alias="schema")
+    max_wal_bytes: int = Field(default=64 << 20, ge=1 << 20)
+    retention_s: float = Field(default=86_400.0, gt=0.0)
+    key_expiry_s: float = Field(default=86_400.0, gt=0.0)
+    prune_interval_s: float = Field(default=1.0, gt=0.0, le=3600.0)
+    prune_batch_rows: int = Field(default=1000, ge=1, le=100_000)
 
     @model_validator(mode="after")
     def _one(self) -> StoreConfig:
@@ -132,19 +166,28 @@ class RelayConfig(_Strict):
 
     Without ``controller_url`` the KME relays only to its neighbours (one hop, e.g. for additional slaves
     behind another neighbour). ``saes`` maps each SAE of another KME to its KME ID; an SAE of a neighbour
-    listed here (and not under its peer) is reached by relay over the direct link.
+    listed here (and not under its peer) is reached by relay over the direct link. A controller over
+    ``http`` is asked with the bearer token in ``token_file``; over ``https`` the KME presents its own
+    certificate and checks the controller's against ``ca`` (``tls.ca`` when not given), and the token is
+    optional.
     """
 
     controller_url: str | None = Field(default=None, pattern=r"^https?://")
     token_file: Path | None = None
+    ca: Path | None = None
     saes: dict[str, str] = Field(default_factory=dict)
     max_routes: int = Field(default=3, ge=1, le=16)
     hop_timeout_s: float = Field(default=5.0, gt=0.0)
 
     @model_validator(mode="after")
     def _token(self) -> RelayConfig:
-        if (self.controller_url is None) != (self.token_file is None):
-            raise ValueError("give controller_url and token_file together (the controller's bearer token)")
+        if self.controller_url is None and (self.token_file is not None or self.ca is not None):
+            raise ValueError("token_file and ca belong to a controller: give controller_url too")
+        if self.controller_url is not None and self.controller_url.startswith("http://"):
+            if self.token_file is None:
+                raise ValueError("a controller over http needs token_file (the controller's bearer token)")
+            if self.ca is not None:
+                raise ValueError("ca checks a controller over https; this controller_url is http")
         return self
 
 
@@ -162,6 +205,7 @@ class KmeConfig(_Strict):
     saes: list[SaeConfig] = Field(default_factory=list)
     peers: list[PeerConfig] = Field(default_factory=list)
     relay: RelayConfig = RelayConfig()
+    serving: ServingConfig = ServingConfig()
 
     @model_validator(mode="after")
     def _unique(self) -> KmeConfig:

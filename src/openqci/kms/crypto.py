@@ -40,7 +40,9 @@ class MasterKey:
     def from_file(cls, path: Path) -> MasterKey:
         """Read a master key file written by :func:`write_master_key`."""
         try:
-            data = path.read_bytes()
+            with open(path, "rb") as stream:
+                # One byte more than a key tells a wrong file from a key without reading a device forever.
+                data = stream.read(_KEY_BYTES + 1)
         except OSError as error:
             raise ConfigError(f"master_key_file: cannot read {path}: {error.strerror}") from None
         return cls(data)

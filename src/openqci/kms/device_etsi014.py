@@ -19,6 +19,13 @@ lost in a crash, never duplicated or different. Every device and peer call has a
 failures are retried with doubling back-off (up to ``max_backoff_s``), and no new key is taken from the
 device while ``max_pending_offers`` offers wait or while an offer cannot be delivered.
 
+A full pool (``max_key_count``) holds the key in the device, as a device expects of a full KMS: the
+offering end asks its device for no new key while its own pool is full, and the taking end answers an
+offer with 503 (PoolFullError) before asking its device, so the offer stays pending and is made again
+later. The ends store the same blocks and see each other's deliveries within moments, so they fill up
+together; an offer the peer accepted is always stored at the offering end, full or not, so both ends
+hold the same pool.
+
 A device that cannot be reached (or answers an error) turns the link down: :meth:`Etsi014Link.state`
 says so with the reason, the change is logged, and Get status on the link shows it in its
 ``status_extension``. The taking end checks its own device with Get status every ``interval_s`` while no
@@ -40,7 +47,7 @@ from openqci.kms.api.device_models import MAX_OFFER_KEYS, DeviceKeysAnswer, Devi
 from openqci.kms.committer import GroupCommitter
 from openqci.kms.config import Etsi014SourceConfig
 from openqci.kms.device_ledger import UNKNOWN_QBER, DeviceLedger, DeviceOffer, device_block, device_block_id
-from openqci.kms.errors import BadRequestError, DeviceError, KmsError
+from openqci.kms.errors import BadRequestError, DeviceError, KmsError, PoolFullError
 from openqci.kms.peer import PeerClient
 from openqci.kms.sqlstore import SqlKeyStore
 from openqci.kms.units import owned_parity
@@ -106,8 +113,10 @@ class Etsi014Link:
         committer: GroupCommitter,
         store: SqlKeyStore,
         unit_bits: int,
+        max_free_units: int | None = None,
     ) -> None:
         self.kme_id = kme_id
+        self.max_free_units = max_free_units
         self.peer_kme_id = peer_kme_id
         self.config = config
         self.offering = owned_parity(kme_id, peer_kme_id) == 0
@@ -127,6 +136,7 @@ class Etsi014Link:
         self._blocks = 0
         self._recent: collections.deque[tuple[float, int]] = collections.deque()
         self._device_seen_s = 0.0
+        self._store = store
 
     # -- KeySource -----------------------------------------------------------------------------------------
 
@@ -189,6 +199,7 @@ class Etsi014Link:
         async with self._lock:
             if await self._committer.call(self._ledger.holds, block_id):
                 return DeviceKeysAnswer(block_id=block_id, accepted=True)
+            await self._refuse_when_full()
             try:
                 container = await self._device_call(
                     "dec_keys", lambda: self._device.dec_keys(self.config.peer_sae_id, offer.key_ids), True
@@ -266,6 +277,11 @@ class Etsi014Link:
             await self._deliver(offer)
         if await self._committer.call(self._ledger.count) >= cap:
             raise _DownError(f"{cap} offers wait for {self.peer_kme_id} (max_pending_offers)")
+        try:
+            await self._refuse_when_full()
+        except PoolFullError:
+            self._mark_up()  # the link works; the key waits in the device until key is consumed here
+            return
         size, number = self.config.key_size, min(self.config.keys_per_request, MAX_OFFER_KEYS)
         container = await self._device_call(
             "enc_keys", lambda: self._device.enc_keys(self.config.peer_sae_id, number=number, size_bits=size)
@@ -307,6 +323,19 @@ class Etsi014Link:
         )
 
     # -- both ends ---------------------------------------------------------------------------------------
+
+    async def _refuse_when_full(self) -> None:
+        """Raise PoolFullError while this end's pool of the link holds ``max_key_count`` keys per half."""
+        cap = self.max_free_units
+        if cap is None:
+            return
+        free = await self._committer.call(self._store.free_units, self._link_id)
+        if free >= cap:
+            raise PoolFullError(
+                f"the pool of link {self._link_id} at {self.kme_id} is full ({free} free units): "
+                "the device keeps its key until key is consumed",
+                [{"link_id": self._link_id, "free_units": free, "max_free_units": cap}],
+            )
 
     async def _device_call(self, what: str, call: Callable[[], T], refusable: bool = False) -> T:
         """Run one blocking device call off the event loop (its own timeout is ``timeout_s``)."""

@@ -8,6 +8,7 @@ The exception tree::
         │   └── KeysNotFoundError     400 "one or more keys specified are not found on KME"
         ├── UnauthorizedError         401, the caller is not an SAE the key belongs to
         ├── KeyShortageError          503, not enough key for the pair
+        ├── PoolFullError             503, a link end's pool is full: the block is held, not taken
         ├── PeerError                 503, the peer KME refused or could not be reached
         ├── DeviceError               503, a link's QKD device could not be reached or refused
         ├── RelayError                503, a key could not be relayed to a non-neighbour KME; says why
@@ -37,6 +38,7 @@ __all__ = [
     "KmsError",
     "PeerError",
     "PkiError",
+    "PoolFullError",
     "RelayError",
     "RouteUnavailableError",
     "StoreError",
@@ -78,6 +80,14 @@ class UnauthorizedError(KmsError):
 
 class KeyShortageError(KmsError):
     """Not enough key material for the pair right now (HTTP 503)."""
+
+
+class PoolFullError(KmsError):
+    """A link end's pool holds ``max_key_count`` keys already: a new block is held back, not stored (503).
+
+    The source keeps the block and offers it again once key is consumed, as a QKD device holds its key
+    while its KMS is full.
+    """
 
 
 class PeerError(KmsError):

@@ -7,6 +7,11 @@ pair whole, for the next run to add; a kill after it leaves the whole pair (adde
 then removed) or the mark of an interrupted removal, which the next scan finishes
 (:mod:`openqci.kms.key_files`). No block is lost, none is stored twice, and none is stored in part.
 
+A KME whose pool of the link is full (``max_key_count``, given to the feeder as ``max_free_units``) takes
+no new block: the feeder then stops, leaving that pair and the later ones in the folder, as a device's
+key waits while its KMS is full, and a later run (or the next look of a watch) takes them once key is
+consumed.
+
 The feeder opens the store like any other process: SQLite takes its write lock per transaction and waits
 up to 30 s for it (the connection's busy timeout), so it runs beside ``openqci kms serve`` on the same
 file, which holds the lock only while a group of requests commits.
@@ -22,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from openqci.kms.config import KmeConfig
-from openqci.kms.errors import KeyFileError, KmsError, StoreError
+from openqci.kms.errors import KeyFileError, KmsError, PoolFullError, StoreError
 from openqci.kms.key_files import FilePair, KeyFileSource, Refusal
 from openqci.kms.store import KeyStore
 from openqci.kms.units import owned_parity
@@ -52,6 +57,8 @@ class FeedReport:
     itemised: bool = True
     files_ingested: int = 0
     units_added: int = 0
+    held: bool = False
+    """The KME's pool was full: pairs were left in the folder for a later run."""
     ingested: list[Ingested] = field(default_factory=list)
     refused: list[Refusal] = field(default_factory=list)
 
@@ -66,13 +73,18 @@ class FeedReport:
         """Add ``other``'s counts, refusals and (if itemised) pairs to this report."""
         self.files_ingested += other.files_ingested
         self.units_added += other.units_added
+        self.held = other.held
         if self.itemised:
             self.ingested.extend(other.ingested)
         self.refused.extend(other.refused)
 
     def record(self) -> dict[str, Any]:
         """The report as a JSON-ready mapping (``ingested`` lists the pairs of an itemised report)."""
-        record: dict[str, Any] = {"files_ingested": self.files_ingested, "units_added": self.units_added}
+        record: dict[str, Any] = {
+            "files_ingested": self.files_ingested,
+            "units_added": self.units_added,
+            "held_pool_full": self.held,
+        }
         if self.itemised:
             record["ingested"] = [
                 {"file": i.name, "block_id": str(i.block_id), "units_added": i.units_added}
@@ -108,11 +120,20 @@ def folder_link(config: KmeConfig, link_id: str | None) -> tuple[str, int]:
 class Feeder:
     """Moves the blocks of a :class:`KeyFileSource` into a key store, then removes their files."""
 
-    def __init__(self, source: KeyFileSource, store: KeyStore, *, unit_bits: int, parity: int) -> None:
+    def __init__(
+        self,
+        source: KeyFileSource,
+        store: KeyStore,
+        *,
+        unit_bits: int,
+        parity: int,
+        max_free_units: int | None = None,
+    ) -> None:
         self._source = source
         self._store = store
         self._unit_bits = unit_bits
         self._parity = parity
+        self._max_free_units = max_free_units
 
     def once(
         self,
@@ -123,6 +144,7 @@ class Feeder:
         """Ingest every valid pair in the folder now and refuse the bad ones; return what was done.
 
         ``stop`` is asked between blocks: a block started is always finished (committed, files removed).
+        A full pool ends the run early with ``held`` set; the pairs not taken stay in the folder.
 
         Raises
         ------
@@ -136,11 +158,13 @@ class Feeder:
             scan = self._source.scan()
             report.refused.extend(scan.refused)
             for number, pair in enumerate(scan.pairs):
-                if stop():
+                stopping = stop()
+                done = None if stopping else self._ingest(pair)
+                if done is None:  # told to stop, or the pool is full: the rest waits in the folder
                     for left in scan.pairs[number:]:
                         self._source.requeue(left.block)
+                    report.held = not stopping
                     return report
-                done = self._ingest(pair)
                 report.add(done)
                 if on_ingested is not None:
                     on_ingested(done)
@@ -173,10 +197,20 @@ class Feeder:
             _pause(interval_s, stop)
         return total
 
-    def _ingest(self, pair: FilePair) -> Ingested:
-        """Add one block in one transaction; remove its files only once that transaction committed."""
+    def _ingest(self, pair: FilePair) -> Ingested | None:
+        """Add one block in one transaction; remove its files only once that transaction committed.
+
+        Returns None, changing nothing, when the KME's pool is full.
+        """
         try:
-            added = self._store.add_block(pair.block, unit_bits=self._unit_bits, parity=self._parity)
+            added = self._store.add_block(
+                pair.block,
+                unit_bits=self._unit_bits,
+                parity=self._parity,
+                max_free_units=self._max_free_units,
+            )
+        except PoolFullError:
+            return None
         except Exception as error:  # any store failure: the files stay for a later run
             self._source.requeue(pair.block)
             raise StoreError(

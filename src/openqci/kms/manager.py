@@ -22,7 +22,13 @@ from typing import Any
 from openqci.keysource import KeyBlock, KeySource, SourceState
 from openqci.kms.committer import GroupCommitter
 from openqci.kms.config import Limits
-from openqci.kms.errors import BadRequestError, KeysNotFoundError, PeerError, UnauthorizedError
+from openqci.kms.errors import (
+    BadRequestError,
+    KeysNotFoundError,
+    PeerError,
+    PoolFullError,
+    UnauthorizedError,
+)
 from openqci.kms.outbox import OutboxPusher
 from openqci.kms.peer import PeerClient
 from openqci.kms.records import DeliveredKey, KeyDelivery, Reservation
@@ -35,8 +41,9 @@ from openqci.kms.requests import (
     check_sae_id,
     check_size,
 )
+from openqci.kms.retention import Pruner, RetentionPolicy
 from openqci.kms.store import KeyStore
-from openqci.kms.units import owned_parity, units_per_key
+from openqci.kms.units import owned_parity, pool_cap_units, units_per_key
 
 __all__ = ["KeyManager", "PeerLink", "PoolStatus"]
 
@@ -85,9 +92,12 @@ class KeyManager:
         limits: Limits,
         unit_bits: int,
         relay: RelayOptions | None = None,
+        retention: RetentionPolicy | None = None,
     ) -> None:
         self.kme_id = kme_id
         self.limits = limits
+        self.max_free_units = pool_cap_units(limits.max_key_count, limits.key_size, unit_bits)
+        """A link end takes no new block while the link's free units here (both halves) reach this."""
         self.local_saes = local_saes
         self._store = store
         self._unit_bits = unit_bits
@@ -101,16 +111,41 @@ class KeyManager:
         self.relay = None
         if relay is not None:
             self.relay = KeyRelay(kme_id, self._committer, neighbours, relay, local_saes=local_saes)
+        self.pruner = Pruner(store, self._committer, retention or RetentionPolicy())
 
     # -- key supply and life cycle ----------------------------------------------------------------------
 
     def add_block(self, block: KeyBlock) -> int:
-        """Store a KeyBlock from the link shared with a peer; return the units added."""
+        """Store a KeyBlock from the link shared with a peer; return the units added.
+
+        Raises PoolFullError, storing nothing, while the link's pool here holds ``max_key_count`` keys of
+        each half (:attr:`max_free_units`): the source must hold the block and offer it again later.
+        """
         peer = self._by_link.get(block.link_id)
         if peer is None:
             raise BadRequestError(f"link {block.link_id!r} is not configured; known: {sorted(self._by_link)}")
         parity = owned_parity(self.kme_id, peer.kme_id)
-        return self._store.add_block(block, unit_bits=self._unit_bits, parity=parity)
+        return self._store.add_block(
+            block, unit_bits=self._unit_bits, parity=parity, max_free_units=self.max_free_units
+        )
+
+    async def store_blocks(self, blocks: Sequence[KeyBlock]) -> int:
+        """Store ``blocks`` in order in one commit of the group committer; return how many were taken.
+
+        A source that falls behind (a site started late, a catch-up after a pause) hands over many blocks
+        at once: one durable commit for all of them, instead of one each, and no request of the KME waits
+        on the store lock meanwhile. The first block refused because the pool is full
+        (:class:`PoolFullError`) stops the run, so the count tells the source which block to hold.
+        """
+        return await self._committer.call(self._add_in_order, list(blocks))
+
+    def _add_in_order(self, blocks: list[KeyBlock]) -> int:
+        for taken, block in enumerate(blocks):
+            try:
+                self.add_block(block)
+            except PoolFullError:
+                return taken
+        return len(blocks)
 
     def attach_source(self, source: KeySource) -> None:
         """Report ``source``'s state of its link in Get status (the source feeds the link itself)."""
@@ -129,12 +164,14 @@ class KeyManager:
         return self._committer
 
     def start(self) -> None:
-        """Start pushing delivery records to the peers (records left by an earlier run go first)."""
+        """Start pushing delivery records to the peers (those of an earlier run first) and pruning."""
         for pusher in self._pushers.values():
             pusher.start()
+        self.pruner.start()
 
     async def aclose(self) -> None:
-        """Stop the pushers, close the peer clients, finish the queued store calls and close the store."""
+        """Stop the pushers and pruner, close the peer clients, finish the queued calls, close the store."""
+        await self.pruner.stop()
         for pusher in self._pushers.values():
             await pusher.stop()
         for peer in self._by_kme.values():
@@ -204,7 +241,7 @@ class KeyManager:
         by the peer a moment ago: its record is pulled from the peer before the request is refused.
         """
         check_sae_id(master, "master_SAE_ID")
-        ids = check_key_ids(key_ids)
+        ids = check_key_ids(key_ids, self.limits)
         first = await self._committer.call(self._take_or_find_awaited, ids, master, caller)
         if isinstance(first, list):
             return first

@@ -11,9 +11,11 @@ lifespan starts the drivers after the manager and stops them before it.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
@@ -29,10 +31,12 @@ from openqci.kms.peer import PeerClient
 from openqci.kms.postgres_store import PostgresKeyStore
 from openqci.kms.relay import RelayOptions
 from openqci.kms.relay_ledger import RelayLedger
+from openqci.kms.retention import RetentionPolicy
 from openqci.kms.route_provider import ControllerRoutes, NeighbourRoutes, RouteProvider
 from openqci.kms.sqlite_store import SqliteKeyStore
 from openqci.kms.sqlstore import SqlKeyStore
 from openqci.kms.tls import client_context
+from openqci.ops.metrics_kme import KmeMetrics, LinkKeyCounts, StoreFigures
 from openqci.services.sae_client import SaeClient, SaeClientError, mutual_tls_context
 
 __all__ = ["Kme", "build_kme", "open_store"]
@@ -40,11 +44,16 @@ __all__ = ["Kme", "build_kme", "open_store"]
 
 @dataclass(frozen=True)
 class Kme:
-    """A KME ready to serve: its app, the manager behind it (for feeding KeyBlocks), its device links."""
+    """A KME ready to serve: its app, the manager behind it (for feeding KeyBlocks), its device links.
+
+    ``metrics`` is the registry served at ``/metrics``; the process feeding the KME's links records their
+    key sources' state in it.
+    """
 
     config: KmeConfig
     manager: KeyManager
     app: FastAPI
+    metrics: KmeMetrics
     devices: tuple[Etsi014Link, ...] = ()
 
 
@@ -52,7 +61,7 @@ def open_store(config: KmeConfig) -> SqlKeyStore:
     """Open the key store named in the configuration."""
     master_key = MasterKey.from_file(config.master_key_file)
     if config.store.sqlite is not None:
-        return SqliteKeyStore(config.store.sqlite, master_key)
+        return SqliteKeyStore(config.store.sqlite, master_key, max_wal_bytes=config.store.max_wal_bytes)
     assert config.store.postgres is not None
     return PostgresKeyStore(config.store.postgres, master_key, schema=config.store.schema_name)
 
@@ -83,12 +92,15 @@ def build_kme(
         for p in config.peers
     ]
     store = open_store(config)
+    reader = _StoreReader(config)
+    metrics = KmeMetrics(config.kme_id, reader)
     relay = RelayOptions(
         RelayLedger(store, kme_id=config.kme_id, unit_bits=config.unit_bits),
         route_provider or _route_provider(config),
         config.relay.saes,
         max_routes=config.relay.max_routes,
         hop_timeout_s=config.relay.hop_timeout_s,
+        observe=metrics.observe_relay,
     )
     manager = KeyManager(
         config.kme_id,
@@ -98,6 +110,7 @@ def build_kme(
         limits=config.limits,
         unit_bits=config.unit_bits,
         relay=relay,
+        retention=RetentionPolicy.from_config(config.store),
     )
     devices = tuple(_device_links(config, peers, manager, store))
     for device in devices:
@@ -108,13 +121,62 @@ def build_kme(
         manager.start()
         for device in devices:
             device.start()
+        app.state.serving = True
         yield
+        app.state.serving = False
         for device in devices:
             await device.stop()
         await manager.aclose()
+        reader.close()
 
-    app = create_app(manager, directory, lifespan=lifespan, device_links={d.link_id: d for d in devices})
-    return Kme(config, manager, app, devices)
+    app = create_app(
+        manager,
+        directory,
+        lifespan=lifespan,
+        device_links={d.link_id: d for d in devices},
+        api_docs=config.serving.api_docs,
+        metrics=metrics,
+    )
+    return Kme(config, manager, app, metrics, devices)
+
+
+class _StoreReader:
+    """What a scrape reads: each link's key, through a store connection of its own (opened at first use).
+
+    The scrape runs in a worker thread beside the KME's committer, so it reads through its own connection
+    (SQLite in WAL mode lets it read while the committer writes) under a lock of its own.
+    """
+
+    def __init__(self, config: KmeConfig) -> None:
+        self._config = config
+        self._lock = threading.Lock()
+        self._store: SqlKeyStore | None = None
+
+    def __call__(self) -> StoreFigures:
+        config, bits = self._config, self._config.unit_bits
+        counts = []
+        with self._lock:
+            if self._store is None:
+                self._store = open_store(config)
+            for link in (p.link_id for p in config.peers):
+                made, consumed = self._store.key_counts(link)
+                available = self._store.available_units(link)
+                counts.append(LinkKeyCounts(link, available * bits, made * bits, consumed * bits))
+        path = config.store.sqlite
+        return StoreFigures(tuple(counts), _size(path), _size(None if path is None else Path(f"{path}-wal")))
+
+    def close(self) -> None:
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+
+def _size(path: Path | None) -> int:
+    try:
+        return 0 if path is None else path.stat().st_size
+    except FileNotFoundError:
+        return 0
 
 
 def _device_links(
@@ -142,6 +204,7 @@ def _device_links(
                 committer=manager.committer,
                 store=store,
                 unit_bits=config.unit_bits,
+                max_free_units=manager.max_free_units,
             )
         )
     return links
@@ -149,15 +212,23 @@ def _device_links(
 
 def _mtls_transport(config: KmeConfig) -> httpx.AsyncBaseTransport:
     context = client_context(config.tls.ca, config.tls.certificate, config.tls.private_key)
-    return httpx.AsyncHTTPTransport(verify=context, limits=httpx.Limits(max_keepalive_connections=32))
+    return httpx.AsyncHTTPTransport(
+        verify=context, limits=httpx.Limits(max_connections=64, max_keepalive_connections=32)
+    )
 
 
 def _route_provider(config: KmeConfig) -> RouteProvider:
     relay = config.relay
-    if relay.controller_url is None or relay.token_file is None:
+    if relay.controller_url is None:
         return NeighbourRoutes(config.kme_id, {p.kme_id: p.link_id for p in config.peers})
-    try:
-        token = relay.token_file.read_text().strip()
-    except OSError as error:
-        raise ConfigError(f"relay.token_file: cannot read {relay.token_file}: {error.strerror}") from None
-    return ControllerRoutes(relay.controller_url, token)
+    token = None
+    if relay.token_file is not None:
+        try:
+            token = relay.token_file.read_text().strip()
+        except OSError as error:
+            raise ConfigError(f"relay.token_file: cannot read {relay.token_file}: {error.strerror}") from None
+    verify = None
+    if relay.controller_url.startswith("https://"):
+        # mutual TLS with the controller: the KME's own certificate, the controller's CA (tls.ca by default)
+        verify = client_context(relay.ca or config.tls.ca, config.tls.certificate, config.tls.private_key)
+    return ControllerRoutes(relay.controller_url, token, verify=verify)

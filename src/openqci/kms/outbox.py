@@ -33,6 +33,7 @@ class OutboxPusher:
         committer: GroupCommitter,
         *,
         batch: int = 256,
+        max_push_bytes: int = 1_048_576,
         linger_s: float = 0.02,
         idle_s: float = 2.0,
         max_backoff_s: float = 10.0,
@@ -41,6 +42,7 @@ class OutboxPusher:
         self._client = client
         self._committer = committer
         self._batch = batch
+        self._max_push_bytes = max_push_bytes
         self._linger_s = linger_s
         self._idle_s = idle_s
         self._max_backoff_s = max_backoff_s
@@ -88,12 +90,30 @@ class OutboxPusher:
             records = await self._committer.call(self._committer.store.outbox, self.link_id, self._batch)
             if not records:
                 return True
-            accepted = await self._client.push(records)
-            await self._committer.call(self._committer.store.confirm, accepted)
-            if len(accepted) < len(records):
-                return False
+            for chunk in _chunks(records, self._max_push_bytes):
+                accepted = await self._client.push(chunk)
+                await self._committer.call(self._committer.store.confirm, accepted)
+                if len(accepted) < len(chunk):
+                    return False
             if len(records) < self._batch:
                 return True
+
+
+def _chunks(records: list[bytes], max_bytes: int) -> list[list[bytes]]:
+    """Split ``records`` into pushes of at most ``max_bytes`` of JSON each (a larger record goes alone).
+
+    The peer refuses a request body over its ``serving.max_body_bytes`` (4 MiB by default); a push of 1 MiB
+    at most stays well under it whatever the key sizes of the records.
+    """
+    chunks: list[list[bytes]] = [[]]
+    size = 0
+    for record in records:
+        if chunks[-1] and size + len(record) > max_bytes:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(record)
+        size += len(record) + 1
+    return chunks
 
 
 async def _wait(event: asyncio.Event, timeout_s: float) -> None:

@@ -47,6 +47,7 @@ class PostgresKeyStore(SqlKeyStore):
                 self._conn.execute(f"SET search_path TO {schema}")
                 for statement in filter(str.strip, _SCHEMA.split(";")):
                     self._conn.execute(statement)
+            self.backfill_counts()
         except psycopg.Error as error:
             raise StoreError(f"cannot open PostgreSQL key store: {error}".strip()) from None
 

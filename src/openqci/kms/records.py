@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["DeliveredKey", "KeyDelivery", "KeyPlan", "Reservation", "UnitState"]
+__all__ = ["DeliveredKey", "KeyDelivery", "KeyPlan", "PruneReport", "Reservation", "UnitState"]
 
 
 class UnitState(enum.IntEnum):
@@ -65,3 +65,19 @@ class KeyDelivery:
 
     keys: list[DeliveredKey]
     extension: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class PruneReport:
+    """What one round of the retention pruner removed: keys expired, and rows deleted per table."""
+
+    expired_keys: int = 0
+    units: int = 0
+    keys: int = 0
+    deliveries: int = 0
+    relays: int = 0
+
+    @property
+    def rows(self) -> int:
+        """Rows changed or deleted in all (a round that reaches its batch size is followed by another)."""
+        return self.expired_keys + self.units + self.keys + self.deliveries + self.relays

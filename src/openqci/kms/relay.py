@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from openqci.kms.api.relay_models import AckStatus, HopMessage, RelayAck, VoidMessage
@@ -46,6 +47,7 @@ from openqci.kms.peer import PeerClient
 from openqci.kms.records import DeliveredKey
 from openqci.kms.relay_ledger import RelayLedger, hop_key_bits
 from openqci.kms.route_provider import RelayRoute, RouteProvider
+from openqci.ops.events import Event, log_event
 
 __all__ = ["KeyRelay", "RelayOptions", "RelayedKeys"]
 
@@ -62,6 +64,8 @@ class RelayOptions:
     """SAE ID to KME ID, for the SAEs of KMEs that are not neighbours."""
     max_routes: int = 3
     hop_timeout_s: float = 5.0
+    observe: Callable[[float, bool], None] | None = None
+    """Told the seconds each relay to a destination took and whether it succeeded (the KME's metrics)."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,7 @@ class KeyRelay:
         self._routes = options.routes
         self._max_routes = options.max_routes
         self._hop_timeout_s = options.hop_timeout_s
+        self._observe = options.observe
         self._peers = {kme: _Neighbour(kme, link, saes, client) for kme, link, saes, client in neighbours}
         self._kme_of = dict(options.remote_saes) | {s: p.kme_id for p in self._peers.values() for s in p.saes}
 
@@ -198,6 +203,7 @@ class KeyRelay:
         key_bits = hop_key_bits(8 * len(keys[0].material), len(keys), self._ledger.unit_bits)
         avoid: list[str] = []
         failures: list[str] = []
+        started = time.perf_counter()
         for _ in range(self._max_routes):
             try:
                 route = await self._routes.route(self.kme_id, destination, key_bits, avoid=avoid)
@@ -207,6 +213,7 @@ class KeyRelay:
             relay_id = uuid.uuid4()
             ack = await self._attempt(relay_id, route, master, slaves, keys)
             if ack.status is AckStatus.RELAYED:
+                self._routed(route, relay_id, time.perf_counter() - started, len(keys))
                 return route, relay_id
             _log.info("relay %s to %s failed on %s: %s", relay_id, destination, ack.link_id, ack.message)
             await self._void(route.kmes, relay_id, hop=0)
@@ -214,9 +221,31 @@ class KeyRelay:
             if ack.link_id is None or ack.link_id in avoid:
                 break
             avoid.append(ack.link_id)
-        raise RelayError(
-            f"no key could be relayed from {self.kme_id} to {destination}: {'; '.join(failures)}",
-            [{"destination_KME_ID": destination, "avoided_links": avoid}],
+        why = f"no key could be relayed from {self.kme_id} to {destination}: {'; '.join(failures)}"
+        if self._observe is not None:
+            self._observe(time.perf_counter() - started, False)
+        log_event(
+            _log,
+            Event.RELAY_FAILED,
+            why,
+            level=logging.WARNING,
+            kme=self.kme_id,
+            destination=destination,
+            avoided_links=avoid,
+        )
+        raise RelayError(why, [{"destination_KME_ID": destination, "avoided_links": avoid}])
+
+    def _routed(self, route: RelayRoute, relay_id: uuid.UUID, seconds: float, keys: int) -> None:
+        if self._observe is not None:
+            self._observe(seconds, True)
+        log_event(
+            _log,
+            Event.RELAY_ROUTED,
+            f"relay {relay_id} over {' > '.join(route.kmes)} in {seconds * 1000:.0f} ms",
+            kme=self.kme_id,
+            route=list(route.kmes),
+            keys=keys,
+            duration_ms=round(seconds * 1000, 1),
         )
 
     async def _attempt(

@@ -219,6 +219,7 @@ class RelayLedger:
         rows = [row[1:] for row in self._store.oldest_free_units(cur, link_id, count, holder=self.kme_id)]
         materials = [self._open(row) for row in rows]
         self._wipe(cur, [str(row[0]) for row in rows])
+        self._store.count_units(cur, link_id, consumed=count, free=-count, owned_free=-count)
         return [uuid.UUID(row[0]) for row in rows], materials
 
     def _consume_peer_units(self, cur: Cursor, link_id: str, unit_ids: list[uuid.UUID]) -> list[bytes] | None:
@@ -239,6 +240,7 @@ class RelayLedger:
             return None
         materials = [self._open(r) for r in usable if r is not None]
         self._wipe(cur, wanted)
+        self._store.count_units(cur, link_id, consumed=len(wanted), free=-len(wanted))
         return materials
 
     def _store_keys(
@@ -280,6 +282,7 @@ class RelayLedger:
             ),
             key_rows,
         )
+        self._store.count_units(cur, link, made=len(unit_rows))
 
     def _known(self, cur: Cursor, relay_id: uuid.UUID) -> HopOutcome | None:
         """The answer already given to this relay, if it was seen before."""
@@ -332,9 +335,10 @@ class RelayLedger:
         zero = f"nonce = {self._store.zeros('nonce')}, material = {self._store.zeros('material')}"
         cur.execute(
             self._store.sql(
-                f"UPDATE units SET state = 3, {zero} WHERE unit_id IN ({', '.join('?' * len(unit_ids))})"
+                f"UPDATE units SET state = 3, done_s = ?, {zero} "
+                f"WHERE unit_id IN ({', '.join('?' * len(unit_ids))})"
             ),
-            unit_ids,
+            [time.time(), *unit_ids],
         )
 
     def __repr__(self) -> str:

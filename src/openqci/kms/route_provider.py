@@ -3,12 +3,14 @@
 The key management layer does not compute routes; the control layer does (ITU-T Y.3802's centralised
 configuration). A KME is handed a :class:`RouteProvider`: :class:`ControllerRoutes` asks the network
 controller's routes endpoint (``GET /api/v1/routes?from=&to=&key_bits=&avoid=``) over HTTP with the
-controller's bearer token, and :class:`NeighbourRoutes`, used when no controller is configured, knows only
-the direct link to each neighbour. Tests pass their own implementation.
+controller's bearer token, or over HTTPS with the KME's own certificate (and the token, if configured),
+and :class:`NeighbourRoutes`, used when no controller is configured, knows only the direct link to each
+neighbour. Tests pass their own implementation.
 """
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -52,21 +54,27 @@ class RouteProvider(Protocol):
 
 
 class ControllerRoutes:
-    """Asks the network controller's routes endpoint over HTTP (127.0.0.1), with its bearer token."""
+    """Asks the network controller's routes endpoint: with its bearer token, or a client certificate.
+
+    ``verify`` is the TLS context of an ``https`` controller: it trusts the controller's CA and presents the
+    KME's own certificate, which a controller serving TLS accepts from the KMEs of its network.
+    """
 
     def __init__(
         self,
         base_url: str,
-        token: str,
+        token: str | None,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout_s: float = 5.0,
+        verify: ssl.SSLContext | None = None,
     ) -> None:
         self._client = httpx.AsyncClient(
             base_url=base_url,
-            headers={"authorization": f"Bearer {token}"},
+            headers={"authorization": f"Bearer {token}"} if token else {},
             transport=transport,
             timeout=timeout_s,
+            verify=verify if verify is not None else True,
         )
 
     async def route(

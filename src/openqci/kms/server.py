@@ -1,42 +1,53 @@
 """Runs a KME under uvicorn over mutual TLS: one TLS context built at start-up, keep-alive connections.
 
-The server context requires a client certificate signed by the site CA; :class:`ClientCertProtocol` hands
-the verified certificate to the application with each request. At shutdown, idle connections are dropped
-(:meth:`ClientCertProtocol.shutdown`) and requests in progress get 5 s to finish.
+The server context requires a client certificate signed by the site CA. uvicorn serves plain TCP: each
+accepted connection gets a :class:`~openqci.kms.bounded_http.TlsGate`, which counts it against the caps of
+``serving:``, runs the TLS handshake with its own timeout and logs a refused one, then hands over to a
+:class:`~openqci.kms.bounded_http.BoundedHttpProtocol`, which bounds every phase of the connection and
+hands the verified client certificate to the application with each request. At shutdown, idle
+connections are dropped (:meth:`ClientCertProtocol.shutdown`) and requests in progress get 5 s to finish.
 """
 
 from __future__ import annotations
 
 import socket
-import ssl
 from collections.abc import Callable
+from typing import Any
 
 import uvicorn
 
+from openqci.kms.bounded_http import ServerSide, protocol_factory
 from openqci.kms.errors import ConfigError
 from openqci.kms.node import Kme
-from openqci.kms.tls import ClientCertProtocol, server_context
+from openqci.kms.tls import server_context
 
 __all__ = ["listen", "serve", "uvicorn_config"]
 
+_UVICORN: dict[str, Any] = uvicorn.config.LOGGING_CONFIG
 
-def uvicorn_config(kme: Kme, *, port: int | None = None, log_level: str = "warning") -> uvicorn.Config:
-    """Return the uvicorn configuration serving ``kme`` over mutual TLS on its host and port."""
-    tls = kme.config.tls
-    context = server_context(tls.ca, tls.certificate, tls.private_key)
 
-    def factory(config: uvicorn.Config, default: Callable[[], ssl.SSLContext]) -> ssl.SSLContext:
-        return context
+def uvicorn_config(
+    kme: Kme,
+    *,
+    port: int | None = None,
+    log_level: str = "warning",
+    log_config: dict[str, Any] | None = _UVICORN,
+) -> uvicorn.Config:
+    """Return the uvicorn configuration serving ``kme`` over mutual TLS on its host and port.
 
+    ``log_config=None`` leaves logging as the process configured it (:func:`openqci.ops.configure_logging`).
+    """
+    tls, serving = kme.config.tls, kme.config.serving
+    side = ServerSide.from_config(serving, server_context(tls.ca, tls.certificate, tls.private_key))
     return uvicorn.Config(
         kme.app,
         host=kme.config.host,
         port=kme.config.port if port is None else port,
-        http=ClientCertProtocol,
-        ssl_context_factory=factory,
+        http=protocol_factory(side),
         log_level=log_level,
+        log_config=log_config,
         access_log=False,
-        timeout_keep_alive=30,
+        timeout_keep_alive=max(1, int(serving.keep_alive_timeout_s)),
         timeout_graceful_shutdown=5,
         lifespan="on",
     )
@@ -69,5 +80,5 @@ def serve(kme: Kme, announce: Callable[[str], None] | None = None) -> None:
     if announce is not None:
         shown = f"[{host}]" if ":" in host else host
         announce(f"https://{shown}:{port}")
-    config = uvicorn_config(kme, port=port)
+    config = uvicorn_config(kme, port=port, log_config=None)
     uvicorn.Server(config).run(sockets=[sock])

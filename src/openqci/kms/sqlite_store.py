@@ -7,13 +7,26 @@ transaction survive a power cut, not only a killed process: the KME commits grou
 not once per request, and ``NORMAL``'s weaker promise buys little. ``secure_delete`` zeroes freed pages.
 The file is created with mode 0600 before SQLite opens it; SQLite gives its write-ahead log and shared
 memory files the database file's mode, so none of the three is readable by other users.
+
+The write-ahead log is bounded by ``max_wal_bytes`` (``store.max_wal_bytes``). Passive checkpoints never
+block the writer, but neither can they empty a log that a writer appends to without pause: the log only
+restarts from its beginning once it has been copied whole, so under steady load it grew without end. The
+checkpoint thread therefore watches the log's size and, past a quarter of the cap, runs a truncating
+checkpoint: it copies the little the passive rounds left and cuts the file to zero. SQLite's locks are not
+fair, and a writer that begins its next transaction the moment it commits would starve the checkpoint's
+wait for the write lock (measured: the log reached 25 MiB against a 4 MiB cap), so the writer yields: the
+checkpoint closes a gate that this store's transactions pass before ``BEGIN IMMEDIATE``, takes the lock
+once the transaction in progress commits, and opens the gate again when done. ``journal_size_limit``
+caps what a restarted log keeps on disk as well.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +36,10 @@ from openqci.kms.errors import StoreError
 from openqci.kms.schema import table_definitions
 from openqci.kms.sqlstore import Cursor, SqlKeyStore
 
-__all__ = ["SqliteKeyStore"]
+__all__ = ["DEFAULT_MAX_WAL_BYTES", "SqliteKeyStore"]
+
+DEFAULT_MAX_WAL_BYTES = 64 << 20
+"""The write-ahead log's cap (``store.max_wal_bytes``)."""
 
 _SCHEMA = table_definitions(serial_key="INTEGER PRIMARY KEY AUTOINCREMENT", blob="BLOB", real="REAL")
 
@@ -31,25 +47,33 @@ _SCHEMA = table_definitions(serial_key="INTEGER PRIMARY KEY AUTOINCREMENT", blob
 class SqliteKeyStore(SqlKeyStore):
     """Key store in one SQLite file (or ``:memory:``); safe to share between threads of one process."""
 
-    def __init__(self, path: Path | str, master_key: MasterKey) -> None:
+    def __init__(
+        self, path: Path | str, master_key: MasterKey, *, max_wal_bytes: int = DEFAULT_MAX_WAL_BYTES
+    ) -> None:
         super().__init__(master_key)
+        self._checkpointer: _Checkpointer | None = None
         try:
             if str(path) != ":memory:":
-                os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+                _create_private(Path(path))
             self._conn = sqlite3.connect(
                 str(path), isolation_level=None, check_same_thread=False, timeout=30.0
             )
-            for pragma in ("journal_mode=WAL", "synchronous=FULL", "secure_delete=ON", "foreign_keys=ON"):
+            pragmas = ("journal_mode=WAL", "synchronous=FULL", "secure_delete=ON", "foreign_keys=ON")
+            for pragma in (*pragmas, f"journal_size_limit={max_wal_bytes}"):
                 self._conn.execute(f"PRAGMA {pragma}")
             self._conn.executescript(_SCHEMA)
+            self.backfill_counts()
         except (sqlite3.Error, OSError) as error:
             raise StoreError(f"cannot open SQLite key store {path}: {error}") from None
-        self._checkpointer = _Checkpointer(path) if str(path) != ":memory:" else None
+        memory = str(path) == ":memory:"
+        self._checkpointer = None if memory else _Checkpointer(path, truncate_above=max_wal_bytes // 4)
         if self._checkpointer is not None:
             self._conn.execute("PRAGMA wal_autocheckpoint=0")
 
     @contextmanager
     def _begin(self) -> Iterator[Cursor]:
+        if self._checkpointer is not None:
+            self._checkpointer.writer_waits()
         cur = self._conn.cursor()
         cur.execute("BEGIN IMMEDIATE")
         try:
@@ -58,6 +82,8 @@ class SqliteKeyStore(SqlKeyStore):
             cur.execute("ROLLBACK")
             raise
         cur.execute("COMMIT")
+        if self._checkpointer is not None:
+            self._checkpointer.written()
 
     def _sql(self, text: str) -> str:
         return text
@@ -75,35 +101,117 @@ class SqliteKeyStore(SqlKeyStore):
         return "SqliteKeyStore()"
 
 
+_CHECKPOINT_BUSY_S = 1.0
+"""How long a checkpoint waits for the locks it needs before it gives up until its next round."""
+
+_GATE_TIMEOUT_S = 2.0 * _CHECKPOINT_BUSY_S
+"""The longest a writer waits for a truncating checkpoint (it gives up within its busy timeout)."""
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file with mode 0600 if it does not exist; never open an existing one.
+
+    Closing any descriptor of a file drops every POSIX lock the process holds on it, those of SQLite's own
+    connections included. A second store opened on a database this process already uses (a KME's reader
+    beside its writer) would so drop the writer's locks, and the next process to close a connection would
+    take itself for the last one and delete the write-ahead log under the writer: a damaged database.
+    """
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 class _Checkpointer:
-    """Copies the write-ahead log into the database from a thread of its own.
+    """Copies the write-ahead log into the database from a thread of its own, and keeps the log bounded.
 
     SQLite's automatic checkpoint runs inside whichever commit crosses the threshold, so one request in
     a few hundred pays for copying and syncing the whole log: that is the tail of the enc_keys latency.
     A passive checkpoint on a second connection takes no write lock, so the writer's commits never wait
-    for it; a committed transaction is durable in the log either way.
+    for it; a committed transaction is durable in the log either way. Once the log passes
+    ``truncate_above`` bytes, a truncating checkpoint (which does wait for the writer, and makes it wait)
+    empties it.
     """
 
-    def __init__(self, path: Path | str, interval_s: float = 0.5) -> None:
-        self._conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30.0)
+    def __init__(
+        self, path: Path | str, *, truncate_above: int, interval_s: float = 0.5, poll_s: float = 0.05
+    ) -> None:
+        # A short busy timeout: a truncating checkpoint that cannot get the write lock (another
+        # connection's writer does not pass this gate) gives up soon and frees SQLite's checkpoint lock
+        # for the checkpointer of that connection's store, which can.
+        self._conn = sqlite3.connect(
+            str(path), isolation_level=None, check_same_thread=False, timeout=_CHECKPOINT_BUSY_S
+        )
+        self._wal = Path(f"{path}-wal")
+        self._truncate_above = truncate_above
         self._stop = threading.Event()
+        self._written = threading.Event()
         self._interval_s = interval_s
+        self._poll_s = poll_s
+        self.truncations = 0
+        self._gate = threading.Event()
+        self._gate.set()
         self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        while not self._stop.wait(self._interval_s):
-            self._checkpoint("PASSIVE")
+        """Sleep until a commit; then keep the log's size in check, and copy it at most every interval.
 
-    def _checkpoint(self, mode: str) -> None:
+        An idle store costs nothing (a process of eight KMEs holds sixteen stores); under load the log's
+        size is looked at once per ``poll_s`` at most, and a passive round runs once per ``interval_s``
+        while commits have left something to copy.
+        """
+        pending = False
+        next_passive = time.monotonic() + self._interval_s
+        while not self._stop.is_set():
+            timeout = max(0.0, next_passive - time.monotonic()) if pending else None
+            if self._written.wait(timeout):
+                self._written.clear()
+                if self._stop.is_set():
+                    break
+                pending = True
+                if self._wal_bytes() > self._truncate_above:
+                    self._truncate()
+                self._stop.wait(self._poll_s)
+            if pending and time.monotonic() >= next_passive:
+                self._checkpoint("PASSIVE")
+                pending = False
+                next_passive = time.monotonic() + self._interval_s
+
+    def _truncate(self) -> None:
+        self._checkpoint("PASSIVE")  # copy most of it without blocking the writer
+        self._gate.clear()
         try:
-            self._conn.execute(f"PRAGMA wal_checkpoint({mode})")
+            if self._checkpoint("TRUNCATE"):
+                self.truncations += 1
+        finally:
+            self._gate.set()
+
+    def written(self) -> None:
+        """Called after each commit of the store: the log may have grown."""
+        self._written.set()
+
+    def writer_waits(self) -> None:
+        """Called before each write transaction of the store: wait while a truncating checkpoint runs."""
+        self._gate.wait(timeout=_GATE_TIMEOUT_S)
+
+    def _wal_bytes(self) -> int:
+        try:
+            return self._wal.stat().st_size
+        except OSError:
+            return 0
+
+    def _checkpoint(self, mode: str) -> bool:
+        """Run one checkpoint; True if it completed (not busy)."""
+        try:
+            row = self._conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
         except sqlite3.Error:
-            return  # busy or closing: the next round (or the next open) copies the log
+            return False  # busy or closing: the next round (or the next open) copies the log
+        return row is not None and row[0] == 0
 
     def stop(self) -> None:
-        """Stop the thread, copy what is left and close its connection."""
+        """Stop the thread, copy what is left (emptying the log if no other connection reads) and close."""
         self._stop.set()
+        self._written.set()
         self._thread.join()
-        self._checkpoint("PASSIVE")
+        if not self._checkpoint("TRUNCATE"):
+            self._checkpoint("PASSIVE")
         self._conn.close()

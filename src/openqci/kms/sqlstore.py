@@ -36,16 +36,32 @@ from openqci.kms.errors import (
     KeyShortageError,
     KeysNotFoundError,
     PeerError,
+    PoolFullError,
     StoreError,
     UnauthorizedError,
 )
-from openqci.kms.records import DeliveredKey, KeyPlan, Reservation, UnitState
-from openqci.kms.units import cut_block, units_per_key
+from openqci.kms.records import DeliveredKey, KeyPlan, PruneReport, Reservation, UnitState
+from openqci.kms.units import cut_block, unit_owner, units_per_key
 
 __all__ = ["Cursor", "SqlKeyStore"]
 
 _MASTER_SIDE = 0
 _SLAVE_SIDE = 1
+
+_PRUNE_KEYS = (
+    "DELETE FROM keys WHERE key_id IN "
+    "(SELECT key_id FROM keys WHERE done_s IS NOT NULL AND done_s < ? LIMIT ?)"
+)
+_PRUNE_RELAYS = (
+    "DELETE FROM relays WHERE relay_id IN (SELECT relay_id FROM relays WHERE created_s < ? LIMIT ?)"
+)
+_PRUNE_DELIVERIES = (  # the oldest records by their key: appended in time order
+    "DELETE FROM deliveries WHERE seq IN (SELECT seq FROM deliveries ORDER BY seq LIMIT ?) AND created_s < ?"
+)
+_PRUNE_UNITS = (  # the oldest consumed units of one half of a link, through the units_free index
+    "DELETE FROM units WHERE seq IN (SELECT seq FROM units WHERE link_id = ? AND owned = ? AND state = 3 "
+    "ORDER BY seq LIMIT ?) AND done_s < ?"
+)
 
 
 class Cursor(Protocol):
@@ -137,17 +153,25 @@ class SqlKeyStore(ABC):
 
     # -- filling the pool -------------------------------------------------------------------------------
 
-    def add_block(self, block: KeyBlock, *, unit_bits: int, parity: int) -> int:
-        """Cut ``block`` into sealed units and insert those not stored yet; return how many were new."""
+    def add_block(
+        self, block: KeyBlock, *, unit_bits: int, parity: int, max_free_units: int | None = None
+    ) -> int:
+        """Cut ``block`` into sealed units and insert those not stored yet; return how many were new.
+
+        With ``max_free_units``, a block not stored yet is refused (PoolFullError, nothing changed) while
+        the link's free units (both halves) already reach it; a block stored before is always accepted.
+        """
         rows = []
-        for unit in cut_block(block, unit_bits):
+        units = cut_block(block, unit_bits)
+        for unit in units:
             unit_id = str(unit.unit_id)
             nonce, sealed = self._master_key.seal(unit.material, unit_id.encode())
-            owned = int(unit.index % 2 == parity)
+            owned = int(unit_owner(block.block_id, unit.index, len(units)) == parity)
             rows.append((unit_id, block.link_id, str(block.block_id), unit.index, owned, nonce, sealed))
         with self._transaction() as cur:
-            cur.execute(self._sql("SELECT count(*) FROM units WHERE block_id = ?"), (str(block.block_id),))
-            before = int(cur.fetchall()[0][0])
+            before = self._block_units(cur, block.block_id)
+            if sum(before) == 0 and max_free_units is not None:
+                self._refuse_when_full(cur, block.link_id, max_free_units)
             cur.executemany(
                 self._sql(
                     "INSERT INTO units (unit_id, link_id, block_id, idx, owned, state, nonce, material) "
@@ -155,30 +179,94 @@ class SqlKeyStore(ABC):
                 ),
                 rows,
             )
-            cur.execute(self._sql("SELECT count(*) FROM units WHERE block_id = ?"), (str(block.block_id),))
-            return int(cur.fetchall()[0][0]) - before
+            after = self._block_units(cur, block.block_id)
+            added, owned_added = sum(after) - sum(before), after[1] - before[1]
+            if added:
+                self.count_units(cur, block.link_id, made=added, free=added, owned_free=owned_added)
+            return added
 
     def available_units(self, link_id: str) -> int:
-        """Return the units of ``link_id`` this end may still allocate."""
-        with self._transaction() as cur:
-            cur.execute(
-                self._sql("SELECT count(*) FROM units WHERE link_id = ? AND owned = 1 AND state = 0"),
-                (link_id,),
-            )
-            return int(cur.fetchall()[0][0])
+        """Return the units of ``link_id`` this end may still allocate (one counter row)."""
+        return self._counts(link_id)[3]
+
+    def free_units(self, link_id: str) -> int:
+        """Return the free units of ``link_id``, both halves: the pool that ``max_key_count`` caps."""
+        return self._counts(link_id)[2]
 
     def key_counts(self, link_id: str) -> tuple[int, int]:
-        """Return the units of ``link_id`` stored so far (both halves) and how many of them are consumed."""
+        """Return the units of ``link_id`` stored so far (both halves) and how many of them are consumed.
+
+        Both are running totals kept in the ``link_counts`` row, so units pruned after their retention
+        period still count.
+        """
+        made, consumed, _, _ = self._counts(link_id)
+        return made, consumed
+
+    def count_units(
+        self,
+        cur: Cursor,
+        link_id: str,
+        *,
+        made: int = 0,
+        consumed: int = 0,
+        free: int = 0,
+        owned_free: int = 0,
+    ) -> None:
+        """Change the counters of ``link_id`` by the given amounts, in the transaction of ``cur``."""
+        cur.execute(
+            self._sql(
+                "INSERT INTO link_counts (link_id, made, consumed, free, owned_free) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (link_id) DO UPDATE SET made = link_counts.made + excluded.made, "
+                "consumed = link_counts.consumed + excluded.consumed, "
+                "free = link_counts.free + excluded.free, "
+                "owned_free = link_counts.owned_free + excluded.owned_free"
+            ),
+            (link_id, made, consumed, free, owned_free),
+        )
+
+    def _counts(self, link_id: str) -> tuple[int, int, int, int]:
         with self._transaction() as cur:
             cur.execute(
-                self._sql(
-                    "SELECT count(*), coalesce(sum(CASE WHEN state = ? THEN 1 ELSE 0 END), 0) "
-                    "FROM units WHERE link_id = ?"
-                ),
-                (int(UnitState.CONSUMED), link_id),
+                self._sql("SELECT made, consumed, free, owned_free FROM link_counts WHERE link_id = ?"),
+                (link_id,),
             )
-            made, consumed = cur.fetchall()[0]
-            return int(made), int(consumed)
+            rows = cur.fetchall()
+        if not rows:
+            return 0, 0, 0, 0
+        made, consumed, free, owned_free = rows[0]
+        return int(made), int(consumed), int(free), int(owned_free)
+
+    def _block_units(self, cur: Cursor, block_id: uuid.UUID) -> tuple[int, int]:
+        """The units of a block stored here: (the peer's half, ours)."""
+        cur.execute(
+            self._sql("SELECT owned, count(*) FROM units WHERE block_id = ? GROUP BY owned"), (str(block_id),)
+        )
+        counts = dict(cur.fetchall())
+        return int(counts.get(0, 0)), int(counts.get(1, 0))
+
+    def _refuse_when_full(self, cur: Cursor, link_id: str, max_free_units: int) -> None:
+        cur.execute(self._sql("SELECT free FROM link_counts WHERE link_id = ?"), (link_id,))
+        rows = cur.fetchall()
+        free = int(rows[0][0]) if rows else 0
+        if free >= max_free_units:
+            raise PoolFullError(
+                f"the pool of link {link_id} is full ({free} free units, at most {max_free_units}): "
+                "the block is held until key is consumed",
+                [{"link_id": link_id, "free_units": free, "max_free_units": max_free_units}],
+            )
+
+    def backfill_counts(self) -> None:
+        """Fill ``link_counts`` from the units of a store written before the table existed (once)."""
+        with self._transaction() as cur:
+            cur.execute("SELECT count(*) FROM link_counts")
+            if int(cur.fetchall()[0][0]):
+                return
+            cur.execute(
+                "INSERT INTO link_counts (link_id, made, consumed, free, owned_free) "
+                "SELECT link_id, count(*), sum(CASE WHEN state = 3 THEN 1 ELSE 0 END), "
+                "sum(CASE WHEN state = 0 THEN 1 ELSE 0 END), "
+                "sum(CASE WHEN state = 0 AND owned = 1 THEN 1 ELSE 0 END) FROM units GROUP BY link_id"
+            )
 
     # -- the master side --------------------------------------------------------------------------------
 
@@ -208,10 +296,10 @@ class SqlKeyStore(ABC):
             head = (str(request_id), link_id, master_sae, list(slave_saes))
             cur.execute(
                 self._sql(
-                    "INSERT INTO deliveries (request_id, link_id, record, confirmed) "
-                    "VALUES (?, ?, ?, 0) RETURNING seq"
+                    "INSERT INTO deliveries (request_id, link_id, record, confirmed, created_s) "
+                    "VALUES (?, ?, ?, 0, ?) RETURNING seq"
                 ),
-                (head[0], link_id, _record_json(head, groups, size_bits)),
+                (head[0], link_id, _record_json(head, groups, size_bits), time.time()),
             )
             delivery = int(cur.fetchall()[0][0])
             self._consume_range(cur, link_id, (int(free[0][0]), int(free[-1][0])), delivery, needed)
@@ -301,7 +389,7 @@ class SqlKeyStore(ABC):
                     "are not free here",
                     [{"link_id": reservation.link_id, "units_missing": len(unit_ids) - found}],
                 )
-            self._bind(cur, reservation, _SLAVE_SIDE, UnitState.RESERVED)
+            self._bind_reserved(cur, reservation)
 
     def awaiting(self, key_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
         """Return the key_IDs that name free units the peer allocates: keys it may have delivered already."""
@@ -326,35 +414,72 @@ class SqlKeyStore(ABC):
             self._mark_served(cur, [rows[k] for k in wanted], caller)
             return delivered
 
+    # -- retention --------------------------------------------------------------------------------------
+
+    def prune(self, *, now_s: float, retention_s: float, key_expiry_s: float, batch_rows: int) -> PruneReport:
+        """Expire slave-side keys unused for ``key_expiry_s``; delete rows done for ``retention_s``.
+
+        At most ``batch_rows`` keys are expired and ``batch_rows`` rows deleted per table, so one call
+        holds the store's single writer briefly; a caller repeats it while a table filled its batch.
+        Deleted: consumed (or expired) units and slave-side key rows, delivery records and relay records.
+        Consumed material was zeroed in place already; SQLite's ``secure_delete`` zeroes the freed cells,
+        and PostgreSQL's autovacuum reclaims the deleted tuples in the background.
+        """
+        cutoff = now_s - retention_s
+        with self._transaction() as cur:
+            cur.execute(
+                self._sql("SELECT key_id FROM keys WHERE state <> 3 AND created_s < ? LIMIT ?"),
+                (now_s - key_expiry_s, batch_rows),
+            )
+            expired = [str(row[0]) for row in cur.fetchall()]
+            self._wipe_keys(cur, expired)
+            units = self._prune_units(cur, cutoff, batch_rows)
+            keys = self._deleted(cur, _PRUNE_KEYS, (cutoff, batch_rows))
+            deliveries = self._deleted(cur, _PRUNE_DELIVERIES, (batch_rows, cutoff))
+            relays = self._deleted(cur, _PRUNE_RELAYS, (cutoff, batch_rows))
+        return PruneReport(len(expired), units, keys, deliveries, relays)
+
+    def _prune_units(self, cur: Cursor, cutoff: float, limit: int) -> int:
+        """Delete up to ``limit`` consumed units, oldest first in each half of each link, done by ``cutoff``.
+
+        Units are consumed about in the order of ``seq`` (each end allocates its oldest free units
+        first); one consumed late (a key its slave took just before it expired) holds back the newer
+        ones behind it by at most ``key_expiry_s``.
+        """
+        cur.execute("SELECT link_id FROM link_counts")
+        left = limit
+        for (link_id,) in cur.fetchall():
+            for owned in (0, 1):
+                if left > 0:
+                    left -= self._deleted(cur, _PRUNE_UNITS, (link_id, owned, left, cutoff))
+        return limit - left
+
+    def _deleted(self, cur: Cursor, statement: str, params: Sequence[Any]) -> int:
+        cur.execute(self._sql(statement), params)
+        return max(cur.rowcount, 0)
+
     # -- private helpers --------------------------------------------------------------------------------
 
-    def _bind(self, cur: Cursor, reservation: Reservation, role: int, state: UnitState) -> None:
-        """Write the key rows of a record and point its units at them; consumed units are wiped as well."""
+    def _bind_reserved(self, cur: Cursor, reservation: Reservation) -> None:
+        """Write the slave-side key rows of a record and reserve our copies of its units for them."""
         now, slaves = time.time(), json.dumps(list(reservation.slave_saes))
         request, link, master = str(reservation.request_id), reservation.link_id, reservation.master_sae
-        wipe = (
-            f", nonce = {self._zeros('nonce')}, material = {self._zeros('material')}"
-            if state == UnitState.CONSUMED
-            else ""
-        )
+        state = int(UnitState.RESERVED)
         cur.executemany(
             self._sql(
                 "INSERT INTO keys (key_id, request_id, ord, link_id, role, master_sae, slaves, served, "
                 "size_bits, state, created_s) VALUES (?, ?, ?, ?, ?, ?, ?, '[]', ?, ?, ?)"
             ),
             [
-                (str(p.key_id), request, i, link, role, master, slaves, p.size_bits, int(state), now)
+                (str(p.key_id), request, i, link, _SLAVE_SIDE, master, slaves, p.size_bits, state, now)
                 for i, p in enumerate(reservation.keys)
             ],
         )
         cur.executemany(
-            self._sql(f"UPDATE units SET state = ?, key_id = ?, pos = ?{wipe} WHERE unit_id = ?"),
-            [
-                (int(state), str(p.key_id), j, str(u))
-                for p in reservation.keys
-                for j, u in enumerate(p.unit_ids)
-            ],
+            self._sql("UPDATE units SET state = ?, key_id = ?, pos = ? WHERE unit_id = ?"),
+            [(state, str(p.key_id), j, str(u)) for p in reservation.keys for j, u in enumerate(p.unit_ids)],
         )
+        self.count_units(cur, link, free=-sum(len(p.unit_ids) for p in reservation.keys))
 
     def _free_peer_units(self, cur: Cursor, unit_ids: list[str], link_id: str | None = None) -> list[str]:
         """Return the ``unit_ids`` that are free units the peer allocates (on ``link_id`` if given).
@@ -380,14 +505,15 @@ class SqlKeyStore(ABC):
         """Wipe our free units of ``link_id`` whose ``seq`` lies in ``seqs``; bind them to a record."""
         cur.execute(
             self._sql(
-                f"UPDATE units SET state = 3, delivery = ?, nonce = {self._zeros('nonce')}, "
+                f"UPDATE units SET state = 3, delivery = ?, done_s = ?, nonce = {self._zeros('nonce')}, "
                 f"material = {self._zeros('material')} "
                 "WHERE link_id = ? AND owned = 1 AND state = 0 AND seq BETWEEN ? AND ?"
             ),
-            (delivery, link_id, *seqs),
+            (delivery, time.time(), link_id, *seqs),
         )
         if cur.rowcount != count:
             raise StoreError(f"{cur.rowcount} units changed where {count} were read; nothing was delivered")
+        self.count_units(cur, link_id, consumed=count, free=-count, owned_free=-count)
 
     def _refuse_master_side(self, cur: Cursor, unknown: list[str], caller: str) -> None:
         """401 for key_IDs this KME delivered to a master SAE: they are never handed out again here."""
@@ -421,17 +547,31 @@ class SqlKeyStore(ABC):
         ]
 
     def _wipe_keys(self, cur: Cursor, key_ids: list[str]) -> None:
+        """Consume the units of slave-side keys (taken by every slave, or expired) and their key rows."""
         if not key_ids:
             return
+        marks, now = _marks(key_ids), time.time()
         cur.execute(
             self._sql(
-                f"UPDATE units SET state = 3, nonce = {self._zeros('nonce')}, "
-                f"material = {self._zeros('material')} "
-                f"WHERE key_id IN ({_marks(key_ids)})"
+                f"SELECT link_id, count(*) FROM units WHERE key_id IN ({marks}) AND state <> 3 "
+                "GROUP BY link_id"
             ),
             key_ids,
         )
-        cur.execute(self._sql(f"UPDATE keys SET state = 3 WHERE key_id IN ({_marks(key_ids)})"), key_ids)
+        consumed = cur.fetchall()
+        cur.execute(
+            self._sql(
+                f"UPDATE units SET state = 3, done_s = ?, nonce = {self._zeros('nonce')}, "
+                f"material = {self._zeros('material')} "
+                f"WHERE key_id IN ({marks})"
+            ),
+            [now, *key_ids],
+        )
+        cur.execute(
+            self._sql(f"UPDATE keys SET state = 3, done_s = ? WHERE key_id IN ({marks})"), [now, *key_ids]
+        )
+        for link_id, count in consumed:
+            self.count_units(cur, link_id, consumed=int(count))
 
     def _mark_served(self, cur: Cursor, rows: list[Any], caller: str) -> None:
         finished: list[str] = []

@@ -12,7 +12,7 @@ from contextlib import AbstractContextManager
 from typing import Protocol
 
 from openqci.keysource import KeyBlock
-from openqci.kms.records import DeliveredKey, Reservation
+from openqci.kms.records import DeliveredKey, PruneReport, Reservation
 
 __all__ = ["KeyStore"]
 
@@ -30,19 +30,31 @@ class KeyStore(Protocol):
         """
         ...
 
-    def add_block(self, block: KeyBlock, *, unit_bits: int, parity: int) -> int:
+    def add_block(
+        self, block: KeyBlock, *, unit_bits: int, parity: int, max_free_units: int | None = None
+    ) -> int:
         """Cut ``block`` into units and store them; units whose index has ``parity`` are ours to allocate.
 
-        Adding the same block again adds nothing. Returns the number of units added.
+        Adding the same block again adds nothing. Returns the number of units added. With
+        ``max_free_units``, a new block is refused with PoolFullError while the link's free units (both
+        halves) reach it: the link end is full and its source must hold the block.
         """
         ...
 
     def available_units(self, link_id: str) -> int:
-        """Return how many units of ``link_id`` this end may still allocate."""
+        """Return how many units of ``link_id`` this end may still allocate (O(1): a counter)."""
+        ...
+
+    def free_units(self, link_id: str) -> int:
+        """Return the free units of ``link_id``, both halves (O(1): a counter)."""
         ...
 
     def key_counts(self, link_id: str) -> tuple[int, int]:
-        """Return the units of ``link_id`` stored so far (both halves) and how many of them are consumed."""
+        """Return the units of ``link_id`` stored so far (both halves) and how many were consumed (O(1))."""
+        ...
+
+    def prune(self, *, now_s: float, retention_s: float, key_expiry_s: float, batch_rows: int) -> PruneReport:
+        """Expire unused slave-side keys and delete rows past retention, at most ``batch_rows`` per table."""
         ...
 
     def deliver(

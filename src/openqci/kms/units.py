@@ -6,9 +6,9 @@ RFC 9562) of the block's UUID and ``i``. Neither end has to tell the other what 
 fragment shorter than one unit is dropped at both ends.
 
 The pool of a link is split between its two ends so that both can serve master SAEs at the same time
-without asking each other first: the KME whose ID sorts first allocates the even units, the other the odd
-ones. A key of ``size`` bits is the concatenation of ``ceil(size / unit_bits)`` units cut to ``size / 8``
-bytes; its key_ID is the ID of its first unit.
+without asking each other first: the KME whose ID sorts first allocates the units whose owner bit
+(:func:`unit_owner`) is 0, the other those whose bit is 1. A key of ``size`` bits is the concatenation
+of ``ceil(size / unit_bits)`` units cut to ``size / 8`` bytes; its key_ID is the ID of its first unit.
 """
 
 from __future__ import annotations
@@ -18,7 +18,16 @@ from dataclasses import dataclass
 
 from openqci.keysource import KeyBlock
 
-__all__ = ["UnitCut", "cut_block", "join_units", "owned_parity", "unit_key_id", "units_per_key"]
+__all__ = [
+    "UnitCut",
+    "cut_block",
+    "join_units",
+    "owned_parity",
+    "pool_cap_units",
+    "unit_key_id",
+    "unit_owner",
+    "units_per_key",
+]
 
 _UNIT_NAMESPACE = uuid.UUID("6f0d3a52-2b8e-5c1e-9a57-4f3c1d2e8b90")
 
@@ -72,8 +81,35 @@ def join_units(materials: list[bytes], size_bits: int) -> bytes:
     return joined[: size_bits // 8]
 
 
+def unit_owner(block_id: uuid.UUID, index: int, count: int) -> int:
+    """Return the owner bit (0 or 1) of unit ``index`` of a block of ``count`` units.
+
+    Units alternate inside a block, from 0 when the count is even; a block of an odd count starts from a
+    bit of its ID, so its odd unit goes to either end alike. A slow link's blocks hold one unit each: had
+    the bit been the index alone, every unit would go to the same end and the other half would stay empty.
+    Both ends know the block, so they agree on every unit's owner without talking.
+    """
+    start = block_id.int & 1 if count % 2 else 0
+    return (index + start) % 2
+
+
 def owned_parity(local_kme_id: str, peer_kme_id: str) -> int:
-    """Return the parity (0 or 1) of the unit indices this end of a link allocates."""
+    """Return the owner bit (0 or 1, see :func:`unit_owner`) of the units this end of a link allocates."""
     if local_kme_id == peer_kme_id:
         raise ValueError(f"a link needs two different KMEs, got {local_kme_id!r} twice")
     return 0 if local_kme_id < peer_kme_id else 1
+
+
+def pool_cap_units(max_key_count: int, key_size_bits: int, unit_bits: int) -> int:
+    """Return the free units (both halves) at which a link end's pool is full and takes no new block.
+
+    Each end allocates half of the link's units, so the cap is ``max_key_count`` keys of ``key_size_bits``
+    for each half. Both ends store the same blocks and learn of each other's deliveries within moments,
+    so they count nearly the same free units and hold at nearly the same time.
+
+    Examples
+    --------
+    >>> pool_cap_units(1000, 256, 256)
+    2000
+    """
+    return 2 * max_key_count * units_per_key(key_size_bits, unit_bits)

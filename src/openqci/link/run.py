@@ -105,7 +105,7 @@ def make_reconciler(name: str) -> Reconciler:
 
 def run_link(
     *,
-    preset: str,
+    preset: str | QkdSystem,
     distance_km: float,
     duration_s: float,
     reconciliation: str = "cascade",
@@ -122,7 +122,8 @@ def run_link(
     the whole run gives fewer). With ``optimise_settings`` the source runs the finite-key-optimal
     intensities, probabilities and basis bias for that block size (the report names them); without, the
     preset's own. ``progress(done, total)`` is called after each block. With ``overlap`` the next block
-    is transmitted while this one is post-processed (:meth:`LinkSession.stream`).
+    is transmitted while this one is post-processed (:meth:`LinkSession.stream`). ``preset`` is a
+    preset's name or a system of one's own (:class:`~openqci.physics.devices.QkdSystem`).
     """
     if not duration_s > 0:
         raise InvalidLinkParameterError(f"the duration must be > 0 seconds, got {duration_s:g}")
@@ -130,7 +131,7 @@ def run_link(
         raise InvalidLinkParameterError(f"the distance must be >= 0 km, got {distance_km:g}")
     if block_bits < MIN_BLOCK_BITS:
         raise InvalidLinkParameterError(f"blocks must hold at least {MIN_BLOCK_BITS} bits, got {block_bits}")
-    system = get_preset(preset)
+    system = _system(preset)
     fibre = FibreChannel(distance_km, system.fibre_attenuation_db_per_km)
     transmittance = float(fibre.transmittance(0.0))
     pulses = round(duration_s * system.source.repetition_rate_hz)
@@ -148,7 +149,7 @@ def run_link(
         system,
         fibre,
         make_reconciler(reconciliation),
-        link_id=f"{preset}-{distance_km:g}km",
+        link_id=f"{system.name}-{distance_km:g}km",
         block_bits=block_bits,
         block_pulses=max(pulses // blocks, 1),
     )
@@ -160,11 +161,11 @@ def run_link(
         if progress is not None:
             progress(done, blocks)
     wall = time.perf_counter() - start
-    return _summarise(outcomes, system, preset, distance_km, eve, reconciliation, wall)
+    return _summarise(outcomes, system, system.name, distance_km, eve, reconciliation, wall)
 
 
 def continuous_link_config(
-    preset: str,
+    preset: str | QkdSystem,
     distance_km: float,
     *,
     link_id: str,
@@ -178,7 +179,7 @@ def continuous_link_config(
     """
     if not distance_km >= 0:
         raise InvalidLinkParameterError(f"the distance must be >= 0 km, got {distance_km:g}")
-    system = get_preset(preset)
+    system = _system(preset)
     fibre = FibreChannel(distance_km, system.fibre_attenuation_db_per_km)
     transmittance = float(fibre.transmittance(0.0))
     epsilon = LinkConfig.epsilon_sec, LinkConfig.epsilon_cor
@@ -194,6 +195,11 @@ def continuous_link_config(
         block_bits=block_bits,
         block_pulses=block_pulses,
     )
+
+
+def _system(preset: str | QkdSystem) -> QkdSystem:
+    """A preset by name, or the caller's own system as it is."""
+    return get_preset(preset) if isinstance(preset, str) else preset
 
 
 def _sifted_per_pulse(system: QkdSystem, transmittance: float) -> float:

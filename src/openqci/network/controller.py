@@ -11,14 +11,16 @@ alarm even when nobody reports any more. The KMEs' key relay asks it for a route
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import networkx as nx
 
 from openqci.network.alarms import Alarm, AlarmKind, AlarmRules, alarm_conditions, update_alarms
-from openqci.network.errors import UnknownLinkError
+from openqci.network.errors import NetworkError, UnknownLinkError
 from openqci.network.routing import LinkState, Route, build_graph, choose_route
 from openqci.network.supply import expected_supply
 from openqci.network.topology import (
@@ -32,15 +34,33 @@ from openqci.network.topology import (
     node_status,
     routing_state,
 )
+from openqci.ops.events import Event, log_event
 from openqci.scenario import Scenario
 
-__all__ = ["Clock", "Controller", "LinkView", "NodeView"]
+__all__ = ["Clock", "Controller", "LinkView", "NodeView", "RouteRecord"]
+
+_log = logging.getLogger("openqci.network.controller")
 
 Clock = Callable[[], float]
 """Seconds since the Unix epoch (``time.time`` in a running controller, a fake in tests)."""
 
 _HISTORY = 200
 """Cleared alarms kept for display."""
+
+_ROUTES_KEPT = 50
+"""Routes handed out for relays, kept for display (newest last)."""
+
+
+@dataclass(frozen=True)
+class RouteRecord:
+    """A route the controller handed out for a relay (or the reason it had none)."""
+
+    at_s: float
+    source_kme: str
+    destination_kme: str
+    key_bits: int
+    kmes: tuple[str, ...]
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +107,12 @@ class Controller:
         }
         self._active: dict[tuple[AlarmKind, str], Alarm] = {}
         self._history: list[Alarm] = []
+        self._status = {name: LinkStatus.UNKNOWN for name in self._links}
+        self._routes: deque[RouteRecord] = deque(maxlen=_ROUTES_KEPT)
+        self.reports = 0
+        self.route_counts = [0, 0]
+        """Routes handed out, and route requests refused, since the controller started."""
+        self.alarms_raised: dict[AlarmKind, int] = dict.fromkeys(AlarmKind, 0)
 
     # -- reports ----------------------------------------------------------------------------------------
 
@@ -110,6 +136,7 @@ class Controller:
                     f"({', '.join(link.end_ids)})"
                 )
             now = self._clock()
+            self.reports += 1
             self._links[link.qkdl_id] = replace(
                 link,
                 ends={**link.ends, report.qkdn_id: report},
@@ -163,7 +190,22 @@ class Controller:
             self._link_named(name)
             if name in states:
                 states[name] = replace(states[name], up=False)
-        return choose_route(self._graph, states, source_kme, destination_kme, key_bits)
+        try:
+            route = choose_route(self._graph, states, source_kme, destination_kme, key_bits)
+        except NetworkError as error:
+            self.route_counts[1] += 1
+            self._routes.append(
+                RouteRecord(self._clock(), source_kme, destination_kme, key_bits, (), error=str(error))
+            )
+            raise
+        self.route_counts[0] += 1
+        self._routes.append(RouteRecord(self._clock(), source_kme, destination_kme, key_bits, route.kmes))
+        return route
+
+    def recent_routes(self) -> list[RouteRecord]:
+        """The routes most recently handed out for relays (and refusals), newest last."""
+        with self._lock:
+            return list(self._routes)
 
     @property
     def graph(self) -> nx.Graph:
@@ -185,7 +227,48 @@ class Controller:
         update = update_alarms(self._active, alarm_conditions(self._links.values(), self.rules, now), now)
         self._active = update.active
         self._history = [*self._history, *update.cleared][-_HISTORY:]
+        for alarm in update.raised:
+            self.alarms_raised[alarm.kind] += 1
+            log_event(
+                _log,
+                Event.ALARM_RAISED,
+                f"{alarm.kind} on {alarm.link}: {alarm.message}",
+                level=logging.WARNING,
+                link=alarm.link,
+                alarm=str(alarm.kind),
+                reason=alarm.message,
+            )
+        for alarm in update.cleared:
+            log_event(
+                _log,
+                Event.ALARM_CLEARED,
+                f"{alarm.kind} on {alarm.link} cleared after "
+                f"{(alarm.cleared_at_s or now) - alarm.raised_at_s:.0f} s",
+                link=alarm.link,
+                alarm=str(alarm.kind),
+            )
+        self._log_status_changes(now)
         return now
+
+    def _log_status_changes(self, now: float) -> None:
+        """One event per link that went up or down since the last evaluation (the lock is held)."""
+        for name, link in self._links.items():
+            status = link_status(link, now, self.rules.stale_after_s)
+            before, self._status[name] = self._status[name], status
+            if status is before or status is LinkStatus.UNKNOWN:
+                continue
+            if status is LinkStatus.UP:
+                log_event(_log, Event.LINK_UP, f"link {name} is up", link=name, was=str(before))
+            else:
+                why = _down_message_of(self._active.get((AlarmKind.LINK_DOWN, name)))
+                log_event(
+                    _log,
+                    Event.LINK_DOWN,
+                    f"link {name} is down: {why}",
+                    level=logging.WARNING,
+                    link=name,
+                    reason=why,
+                )
 
     def _view(self, link: QkdLink, now: float) -> LinkView:
         alarms = tuple(a for a in self._active.values() if a.link == link.qkdl_id)
@@ -193,3 +276,7 @@ class Controller:
         status = link_status(link, now, self.rules.stale_after_s)
         state = routing_state(link, now, self.rules.stale_after_s, alarmed=alarmed)
         return LinkView(link, status, state, alarms)
+
+
+def _down_message_of(alarm: Alarm | None) -> str:
+    return "no report" if alarm is None else alarm.message

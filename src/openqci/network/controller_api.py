@@ -40,7 +40,7 @@ from openqci.network.controller_models import (
 )
 from openqci.network.errors import NetworkError, NoRouteError, UnknownKmeError, UnknownLinkError
 
-__all__ = ["create_controller_app", "reports_router", "state_router"]
+__all__ = ["authorised", "create_controller_app", "reports_router", "state_router"]
 
 _Handler = Callable[[Request, Exception], Awaitable[Response]]
 
@@ -54,7 +54,7 @@ def _controller(request: Request) -> Controller:
     return controller
 
 
-def _authorised(request: Request) -> None:
+def authorised(request: Request) -> None:
     """Refuse any request that does not carry ``Authorization: Bearer <token>``."""
     expected: str = request.app.state.token
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
@@ -66,8 +66,8 @@ def _authorised(request: Request) -> None:
 
 ControllerDep = Annotated[Controller, Depends(_controller)]
 
-state_router = APIRouter(prefix="/api/v1", dependencies=[Depends(_authorised)], tags=["state"])
-reports_router = APIRouter(prefix="/api/v1", dependencies=[Depends(_authorised)], tags=["reports"])
+state_router = APIRouter(prefix="/api/v1", dependencies=[Depends(authorised)], tags=["state"])
+reports_router = APIRouter(prefix="/api/v1", dependencies=[Depends(authorised)], tags=["reports"])
 
 
 @state_router.get("/nodes")

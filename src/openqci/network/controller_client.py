@@ -1,7 +1,12 @@
-"""A small client of the controller API for the command line and the launcher."""
+"""A small client of the controller API for the command line and the launcher.
+
+A controller serving TLS is checked against the network's CA (``pki/ca.pem`` of its state directory);
+the bearer token authorises the requests.
+"""
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
 
 import httpx
@@ -15,15 +20,36 @@ __all__ = ["ControllerClient"]
 class ControllerClient:
     """Reads the controller's state and routes; close it (or use ``with``) when done."""
 
-    def __init__(self, base_url: str, token: str, *, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        verify: ssl.SSLContext | None = None,
+    ) -> None:
         headers = {"authorization": f"Bearer {token}"}
-        self._client = httpx.Client(base_url=base_url, headers=headers, timeout=5.0, transport=transport)
+        self._client = httpx.Client(
+            base_url=base_url,
+            headers=headers,
+            timeout=5.0,
+            transport=transport,
+            verify=verify if verify is not None else True,
+        )
 
     @classmethod
     def from_state_dir(cls, layout: StateDir) -> ControllerClient:
-        """The client of the network running from ``layout``."""
+        """The client of the network running from ``layout`` (over TLS if its controller speaks it)."""
         state = read_state(layout)
-        return cls(state.controller_url, read_secret(layout.token_file).decode())
+        return cls.for_url(layout, state.controller_url)
+
+    @classmethod
+    def for_url(cls, layout: StateDir, url: str) -> ControllerClient:
+        """The client of the controller at ``url`` with the token and CA of the network in ``layout``."""
+        from openqci.network.controller_tls import client_verify
+
+        verify = client_verify(layout.pki_dir / "ca.pem") if url.startswith("https://") else None
+        return cls(url, read_secret(layout.token_file).decode(), verify=verify)
 
     def state(self) -> dict[str, Any]:
         """Nodes, links and alarms (``GET /api/v1/state``)."""

@@ -10,9 +10,10 @@ so the next block is made while this one is stored), and reports the link's stat
 Both ends must hold the same blocks or none: a block is written to the link's spool (``DIR/engines/LINK/``,
 mode 0600) before it is sent, and removed (overwritten, then unlinked) only once both ends have acknowledged
 it. An engine killed in between sends the spooled blocks again when it restarts; an end that already holds
-one adds nothing. While an end cannot be reached its sender retries, and once its queue is full the engine
-makes no new key, so the spool holds a handful of blocks at most. Each block the engine makes, and each it
-aborts, is logged with its block ID.
+one adds nothing. While an end cannot be reached, or answers that its pool is full (``max_key_count``:
+it holds the block, as a device does when its KMS is full), its sender offers the block again, and once
+its queue is full the engine makes no new key, so the spool holds a handful of blocks at most. Each block
+the engine makes, and each it aborts, is logged with its block ID.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import logging
 import os
 import queue
 import signal
+import socket
 import threading
 import time
 import uuid
@@ -36,12 +38,15 @@ from openqci.network.engine_source import EngineKeySource, coalesce
 from openqci.network.intake import (
     IntakeClient,
     IntakeError,
+    IntakeHeldError,
     block_from_record,
     block_record,
     intake_address,
     intake_key,
 )
 from openqci.network.statedir import StateDir, read_channel_events, read_plans, read_secret
+from openqci.ops.logging_args import add_logging_arguments, process_started, process_stopped, setup_logging
+from openqci.ops.metrics_source import SourceMetrics, serve_probes
 
 __all__ = ["BlockSpool", "main"]
 
@@ -49,6 +54,7 @@ _log = logging.getLogger("openqci.network.engine")
 
 _STATE_EVERY_S = 1.0
 _RETRY_S = 0.5
+_HOLD_RETRY_S = 1.0
 _STOP_GRACE_S = 3.0
 _QUEUED_FRAMES = 4
 _DELIVER_EVERY_S = 1.0
@@ -157,25 +163,31 @@ class _EndSender:
     def _deliver(self, block: KeyBlock, state: SourceState) -> bool:
         """Send ``block`` until this end holds it; a stop ends the retries after :data:`_STOP_GRACE_S`."""
         grace_ends: float | None = None
+        held = False
         while True:
+            pause_s = _RETRY_S
             try:
                 self._client.send_block(block, state)
                 return True
+            except IntakeHeldError:
+                if not held:
+                    _log.info("block %s: %s's pool is full; holding it", block.block_id, self.kme)
+                held, pause_s = True, _HOLD_RETRY_S
             except IntakeError as error:
                 _log.warning("block %s to %s: %s; retrying", block.block_id, self.kme, error)
             if self._stop.is_set():
                 grace_ends = grace_ends or time.monotonic() + _STOP_GRACE_S
                 if time.monotonic() > grace_ends:
                     return False
-            time.sleep(_RETRY_S)
+            time.sleep(pause_s)
 
 
 class _Engine:
-    def __init__(self, layout: StateDir, link: str, stop: threading.Event) -> None:
+    def __init__(self, layout: StateDir, link: str, stop: threading.Event, metrics: SourceMetrics) -> None:
         plan = read_plans(layout)[link]
         seed = read_secret(layout.seed_file(link))
         root = str(layout.root)
-        self.layout, self.link, self.stop = layout, link, stop
+        self.layout, self.link, self.stop, self.metrics = layout, link, stop, metrics
         self.source = EngineKeySource(plan, rng=np.random.default_rng(), start_s=time.time())
         self.ends = [
             _EndSender(
@@ -200,6 +212,7 @@ class _Engine:
                 made, sent = [], time.monotonic()
             if self.source.started and time.monotonic() - reported >= _STATE_EVERY_S:
                 state = self.source.state()
+                self.metrics.set_state(up=state.up, skr_bps=state.skr_bps, qber=state.qber)
                 for end in self.ends:
                     end.send_state(state)
                 reported = time.monotonic()
@@ -213,6 +226,7 @@ class _Engine:
         """The blocks made since the last delivery, as one block: spooled, logged, then sent to both ends."""
         block = coalesce(blocks)
         self.spool.put(block)
+        self.metrics.delivered(block.size_bits)
         _log.info(
             "block %s: %d key bits from %d engine blocks, QBER %.4f",
             block.block_id,
@@ -247,13 +261,31 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m openqci.network.engine", description=__doc__)
     parser.add_argument("--state-dir", type=Path, required=True)
     parser.add_argument("--link", required=True)
+    parser.add_argument(
+        "--probe-fd", type=int, help="a listening socket on 127.0.0.1 for /metrics and /health"
+    )
+    add_logging_arguments(parser)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    setup_logging(args)
     _yield_to_the_kmes()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    _Engine(StateDir(args.state_dir.resolve()), args.link, stop).run()
+    metrics = SourceMetrics(args.link)
+    engine = _Engine(StateDir(args.state_dir.resolve()), args.link, stop, metrics)
+    probes = None
+    if args.probe_fd is not None:
+
+        def ready() -> str | None:
+            return None if engine.source.started else "the link's first block is not made yet"
+
+        probes = serve_probes(socket.socket(fileno=args.probe_fd), metrics.registry, ready, name=args.link)
+    process_started(_log, "engine", link=args.link)
+    engine.run()
+    if probes is not None:
+        probes.shutdown()
+        probes.server_close()
+    process_stopped(_log, "engine", link=args.link)
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ from openqci.link.channel import InProcessChannel
 from openqci.link.eve import InterceptResend
 from openqci.link.run import continuous_link_config
 from openqci.link.session import LinkSession
-from openqci.network.link_simulator import ChannelEvent, LinkPlan
+from openqci.network.link_simulator import ChannelEvent, LinkPlan, plan_system
 
 __all__ = ["MAX_LAG_BLOCKS", "EngineKeySource", "coalesce"]
 
@@ -84,7 +84,7 @@ class EngineKeySource:
     ) -> None:
         self.plan = plan
         config = continuous_link_config(
-            plan.preset,
+            plan_system(plan),
             plan.length_km,
             link_id=plan.link,
             block_bits=block_bits,

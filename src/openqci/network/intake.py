@@ -10,7 +10,9 @@ block ID once.
 
 Each frame is either a block (its record, then its bits) or a state report (up or down, QBER, rates). The
 site answers each with an authenticated acknowledgement once the block is in the KME's store, so the
-engine forgets a block only when both ends hold it. Frames are capped at :data:`MAX_FRAME_BYTES`, a
+engine forgets a block only when both ends hold it. An end whose pool is full (``max_key_count``) answers
+**hold** instead: the block was not stored, and the engine keeps it spooled and offers it again, as a QKD
+device holds its key while its KMS is full. Frames are capped at :data:`MAX_FRAME_BYTES`, a
 connection that sends nothing for :data:`IDLE_TIMEOUT_S` is closed, and an end accepts at most
 :data:`MAX_CONNECTIONS` at once.
 """
@@ -41,6 +43,7 @@ __all__ = [
     "MAX_FRAME_BYTES",
     "IntakeClient",
     "IntakeError",
+    "IntakeHeldError",
     "IntakeServer",
     "block_from_record",
     "block_record",
@@ -59,11 +62,15 @@ MAX_CONNECTIONS = 4
 
 _HEAD = struct.Struct(">QI")  # sequence number, frame length
 _MAC_BYTES = 32
-_OK, _REFUSED = b"\x00", b"\x01"
+_OK, _REFUSED, _HOLD = b"\x00", b"\x01", b"\x02"
 
 
 class IntakeError(Exception):
     """A frame could not be sent, was refused, or its acknowledgement did not authenticate."""
+
+
+class IntakeHeldError(IntakeError):
+    """The link end's pool is full: it did not take the block, which is to be offered again later."""
 
 
 def intake_address(state_root: str, link: str, kme: str) -> str:
@@ -130,8 +137,9 @@ def _decode(frame: bytes, link: str) -> tuple[KeyBlock | None, SourceState]:
 class IntakeServer:
     """One link end's listener in a site process: verifies frames and hands blocks to the KME.
 
-    ``on_block`` must return only once the block is durably in the KME's store: the acknowledgement that
-    follows lets the engine forget it.
+    ``on_block`` must return only once the block is durably in the KME's store (True: the acknowledgement
+    that follows lets the engine forget it), or return False when the KME's pool is full and the block
+    was not stored (the answer is then "hold").
     """
 
     def __init__(
@@ -140,12 +148,13 @@ class IntakeServer:
         key: bytes,
         link: str,
         *,
-        on_block: Callable[[KeyBlock], Awaitable[None]],
+        on_block: Callable[[KeyBlock], Awaitable[bool]],
         on_state: Callable[[SourceState], None],
     ) -> None:
         self.address = address
         self.link = link
         self.refused = 0
+        self.held = 0
         self._key = key
         self._on_block = on_block
         self._on_state = on_state
@@ -198,10 +207,12 @@ class IntakeServer:
             writer.write(_REFUSED + _mac(self._key, head, _REFUSED))
             await writer.drain()
             return False
-        if block is not None:
-            await self._on_block(block)
+        answer = _OK
+        if block is not None and not await self._on_block(block):
+            self.held += 1
+            answer = _HOLD
         self._on_state(state)
-        writer.write(_OK + _mac(self._key, head, _OK))
+        writer.write(answer + _mac(self._key, head, answer))
         await writer.drain()
         return True
 
@@ -218,7 +229,10 @@ class IntakeClient:
         self._sequence = 0
 
     def send_block(self, block: KeyBlock, state: SourceState) -> None:
-        """Deliver ``block``; returns once this end's KME holds it."""
+        """Deliver ``block``; returns once this end's KME holds it.
+
+        Raises IntakeHeldError when the end's pool is full and it did not take the block.
+        """
         self._send(_encode_block(block, state))
 
     def send_state(self, state: SourceState) -> None:
@@ -244,7 +258,10 @@ class IntakeClient:
             self.close()
             raise IntakeError(f"link end {self.address[1:]} unreachable: {error}") from None
         status, tag = answer[:1], answer[1:]
-        if not hmac.compare_digest(tag, _mac(self._key, head, status)) or status != _OK:
+        authentic = hmac.compare_digest(tag, _mac(self._key, head, status))
+        if authentic and status == _HOLD:
+            raise IntakeHeldError("the link end's pool is full (max_key_count): it holds the block")
+        if not authentic or status != _OK:
             self.close()
             raise IntakeError("the link end refused the frame or its answer did not authenticate")
 

@@ -11,7 +11,8 @@ heard from every KME and both ends of every link. If anything fails it stops wha
 which feeds both ends' KMEs; the others run the rate model at each end. :func:`down` stops the processes
 (SIGTERM, then SIGKILL after a timeout), and :func:`up` on the directory of a stopped network resumes it
 with its keys, certificates and link schedules (new ports, the same stores); :func:`attack` puts an
-eavesdropper on (or takes it off) a link.
+eavesdropper on (or takes it off) a link. The controller alone may listen elsewhere than 127.0.0.1
+(``controller_host``), and then only over TLS (``controller_tls``, :mod:`openqci.network.controller_tls`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,13 @@ from openqci.kms.crypto import write_master_key
 from openqci.kms.errors import KmsError
 from openqci.kms.pki import init_pki
 from openqci.network.controller_client import ControllerClient
+from openqci.network.controller_tls import (
+    ControllerTls,
+    bind_controller,
+    check_binding,
+    connect_host,
+    issue_controller_certificate,
+)
 from openqci.network.errors import LaunchError, UnknownLinkError
 from openqci.network.link_simulator import SEED_BYTES, ChannelEvent, plan_link
 from openqci.network.processes import bind_loopback, is_running, spawn, stop_processes
@@ -41,12 +49,12 @@ from openqci.network.statedir import (
     StateDir,
     append_channel_event,
     read_plans,
-    read_secret,
     read_state,
     write_plans,
     write_secret,
     write_state,
 )
+from openqci.ops.events import DEFAULT_LOG_BACKUPS, DEFAULT_LOG_MAX_BYTES, LOG_LEVELS
 from openqci.scenario import Etsi014Device, FilesDevice, KeySourceKind, Scenario, load_scenario
 
 __all__ = ["LaunchOptions", "Progress", "attack", "down", "up"]
@@ -68,6 +76,30 @@ class LaunchOptions:
     tick_s: float = 1.0
     unit_bits: int = 256
     timeout_s: float = 120.0
+    controller_host: str = "127.0.0.1"
+    """Where the controller listens; any address but loopback needs ``controller_tls``."""
+    controller_port: int = 0
+    """The controller's TCP port (0: one the kernel chooses)."""
+    controller_tls: bool = False
+    """Serve the controller over TLS with a certificate of the network's CA (see controller_tls)."""
+    log_level: str = "info"
+    log_max_bytes: int = DEFAULT_LOG_MAX_BYTES
+    """Each process's log file is rotated at this size ..."""
+    log_backups: int = DEFAULT_LOG_BACKUPS
+    """... and this many rotated files are kept, so a process holds at most (backups + 1) x max bytes."""
+
+    def log_arguments(self, layout: StateDir, name: str) -> list[str]:
+        """The logging options of the process ``name``."""
+        return [
+            "--log-file",
+            str(layout.log_file(name)),
+            "--log-level",
+            self.log_level,
+            "--log-max-bytes",
+            str(self.log_max_bytes),
+            "--log-backups",
+            str(self.log_backups),
+        ]
 
 
 def up(
@@ -84,18 +116,31 @@ def up(
         start or to answer within ``options.timeout_s``; everything started is stopped first.
     """
     scenario = load_scenario(scenario_path)
+    check_binding(options.controller_host, tls=options.controller_tls)
+    if not 0 <= options.controller_port <= 65535:
+        raise LaunchError(f"--controller-port must lie in 0..65535, got {options.controller_port}")
     layout = StateDir(state_dir.resolve())
     resuming = _stopped_here(layout, scenario_path)
     if resuming:
+        _check_log_options(options)
         _resume_plans(layout, options)
     else:
         _prepare(layout, scenario_path, scenario, options)
-    sockets = {name: bind_loopback() for name in ["controller", *(s.name for s in scenario.kme_sites)]}
+    sockets = {"controller": bind_controller(options.controller_host, options.controller_port)}
+    sockets |= {s.name: bind_loopback() for s in scenario.kme_sites}
     ports = {name: int(sock.getsockname()[1]) for name, sock in sockets.items()}
+    scheme = "https" if options.controller_tls else "http"
+    host = connect_host(options.controller_host)
+    controller_url = f"{scheme}://{f'[{host}]' if ':' in host else host}:{ports['controller']}"
     started: list[ProcessRecord] = []
     try:
-        _write_kme_configs(layout, scenario, scenario_path, ports, options, create=not resuming)
-        state = _start(layout, scenario, sockets, ports, options, started)
+        tls = None
+        if options.controller_tls:
+            tls = issue_controller_certificate(layout.pki_dir, options.controller_host)
+        _write_kme_configs(
+            layout, scenario, scenario_path, ports, controller_url, options, create=not resuming
+        )
+        state = _start(layout, scenario, sockets, ports, controller_url, tls, options, started)
         _wait_ready(layout, state, options.timeout_s, progress)
     except BaseException:
         stop_processes([p.pid for p in started], str(layout.root))
@@ -147,6 +192,16 @@ def attack(state_dir: Path, link: str, *, intercept_resend: float, cut: bool = F
 # -- preparing the state directory ----------------------------------------------------------------------
 
 
+def _check_log_options(options: LaunchOptions) -> None:
+    if options.log_level not in LOG_LEVELS:
+        raise LaunchError(f"log level must be one of {', '.join(LOG_LEVELS)}, got {options.log_level!r}")
+    if options.log_max_bytes < 1024 or options.log_backups < 0:
+        raise LaunchError(
+            f"log_max_bytes must be >= 1024 and log_backups >= 0, got {options.log_max_bytes} and "
+            f"{options.log_backups}"
+        )
+
+
 def _stopped_here(layout: StateDir, scenario_path: Path) -> bool:
     """Whether ``layout`` holds a stopped network of this very scenario, which ``up`` then resumes.
 
@@ -196,6 +251,7 @@ def _prepare(layout: StateDir, scenario_path: Path, scenario: Scenario, options:
         raise LaunchError(f"{layout.root} is not empty; give a new or empty state directory")
     if options.kmes_per_process < 1 or options.speedup <= 0 or options.tick_s <= 0:
         raise LaunchError("kmes_per_process must be >= 1, and speedup and tick_s > 0")
+    _check_log_options(options)
     layout.root.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(scenario_path, layout.scenario_file)
     write_secret(layout.token_file, secrets.token_urlsafe(32).encode())
@@ -237,6 +293,7 @@ def _write_kme_configs(
     scenario: Scenario,
     scenario_path: Path,
     ports: dict[str, int],
+    controller_url: str,
     options: LaunchOptions,
     *,
     create: bool,
@@ -248,7 +305,9 @@ def _write_kme_configs(
             directory.mkdir(parents=True)
             write_master_key(directory / "master.key")
         layout.kme_config(site.name).write_text(
-            yaml.safe_dump(_kme_document(layout, scenario, scenario_path, site.name, ports, options))
+            yaml.safe_dump(
+                _kme_document(layout, scenario, scenario_path, site.name, ports, controller_url, options)
+            )
         )
 
 
@@ -258,6 +317,7 @@ def _kme_document(
     scenario_path: Path,
     kme: str,
     ports: dict[str, int],
+    controller_url: str,
     options: LaunchOptions,
 ) -> dict[str, Any]:
     """One KME's configuration (format of :mod:`openqci.kms.config`).
@@ -286,11 +346,11 @@ def _kme_document(
             peers.append(peer)
     neighbours = {peer["kme_id"] for peer in peers}
     remote = {sae.name: sae.kme for sae in scenario.saes if sae.kme not in neighbours | {kme}}
-    relay = {
-        "controller_url": f"http://127.0.0.1:{ports['controller']}",
-        "token_file": str(layout.token_file),
-        "saes": remote,
-    }
+    relay: dict[str, Any] = {"controller_url": controller_url, "saes": remote}
+    if controller_url.startswith("https://"):
+        relay["ca"] = str(pki / "ca.pem")  # the KME's own certificate is its credential at the controller
+    else:
+        relay["token_file"] = str(layout.token_file)
     return {
         "kme_id": kme,
         "host": "127.0.0.1",
@@ -331,17 +391,29 @@ def _start(
     scenario: Scenario,
     sockets: dict[str, socket.socket],
     ports: dict[str, int],
+    controller_url: str,
+    tls: ControllerTls | None,
     options: LaunchOptions,
     started: list[ProcessRecord],
 ) -> NetworkState:
     """Start the controller and the site processes; ``started`` lists them as they start."""
     root = str(layout.root)
-    controller_url = f"http://127.0.0.1:{ports['controller']}"
     controller = sockets["controller"]
+    tls_args = [] if tls is None else [
+        "--tls-certificate", str(tls.certificate), "--tls-key", str(tls.private_key), "--tls-ca", str(tls.ca)
+    ]  # fmt: skip
+    ca_args = [] if tls is None else ["--controller-ca", str(tls.ca)]
     pid = spawn(
         "openqci.network.controller_server",
-        ["--state-dir", root, "--fd", str(controller.fileno())],
-        log=layout.log_file("controller"),
+        [
+            "--state-dir",
+            root,
+            "--fd",
+            str(controller.fileno()),
+            *tls_args,
+            *options.log_arguments(layout, "controller"),
+        ],
+        log=layout.stderr_file("controller"),
         sockets=[controller],
     )
     started.append(ProcessRecord("controller", "controller", pid, (), (ports["controller"],)))
@@ -349,10 +421,19 @@ def _start(
     for first in range(0, len(names), options.kmes_per_process):
         group = names[first : first + options.kmes_per_process]
         listen = [arg for kme in group for arg in ("--kme", f"{kme}={sockets[kme].fileno()}")]
+        name = group[0] if len(group) == 1 else f"{group[0]}+{len(group) - 1}"
         pid = spawn(
             "openqci.network.site",
-            ["--state-dir", root, "--controller", controller_url, *listen],
-            log=layout.log_file(group[0] if len(group) == 1 else f"{group[0]}+{len(group) - 1}"),
+            [
+                "--state-dir",
+                root,
+                "--controller",
+                controller_url,
+                *ca_args,
+                *listen,
+                *options.log_arguments(layout, name),
+            ],
+            log=layout.stderr_file(name),
             sockets=[sockets[kme] for kme in group],
         )
         started.append(
@@ -360,13 +441,19 @@ def _start(
         )
     for link in scenario.links:
         if link.source == KeySourceKind.ENGINE:
-            pid = spawn(
-                "openqci.network.engine",
-                ["--state-dir", root, "--link", link.name],
-                log=layout.log_file(f"engine-{link.name}"),
-                sockets=[],
-            )
-            started.append(ProcessRecord(f"engine-{link.name}", "engine", pid, (link.site_a, link.site_b)))
+            name = f"engine-{link.name}"
+            with bind_loopback() as probes:  # its /metrics and /health
+                pid = spawn(
+                    "openqci.network.engine",
+                    [
+                        *("--state-dir", root, "--link", link.name, "--probe-fd", str(probes.fileno())),
+                        *options.log_arguments(layout, name),
+                    ],
+                    log=layout.stderr_file(name),
+                    sockets=[probes],
+                )
+                port = int(probes.getsockname()[1])
+            started.append(ProcessRecord(name, "engine", pid, (link.site_a, link.site_b), (port,)))
     kme_urls = {name: f"https://127.0.0.1:{ports[name]}" for name in names}
     state = NetworkState(scenario.name, controller_url, kme_urls, tuple(started), time.time())
     write_state(layout, state)
@@ -376,7 +463,7 @@ def _start(
 def _wait_ready(layout: StateDir, state: NetworkState, timeout_s: float, progress: Progress | None) -> None:
     """Poll the controller until every node and link is up; fail fast if a process dies."""
     deadline = time.monotonic() + timeout_s
-    with ControllerClient(state.controller_url, read_secret(layout.token_file).decode()) as client:
+    with ControllerClient.for_url(layout, state.controller_url) as client:
         while True:
             _check_alive(layout, state)
             ready, total, waiting = _readiness(client)
@@ -406,8 +493,12 @@ def _readiness(client: ControllerClient) -> tuple[int, int, str]:
 def _check_alive(layout: StateDir, state: NetworkState) -> None:
     for process in state.processes:
         if not is_running(process.pid, str(layout.root)):
-            log = layout.log_file(process.name if process.role != "site" else _log_name(process))
-            tail = log.read_text(errors="replace")[-2000:] if log.exists() else "(no log)"
+            name = process.name if process.role != "site" else _log_name(process)
+            log, stderr = layout.log_file(name), layout.stderr_file(name)
+            tail = (
+                "".join(f.read_text(errors="replace")[-2000:] for f in (log, stderr) if f.exists())
+                or "(no log)"
+            )
             raise LaunchError(
                 f"{process.name} (pid {process.pid}) exited during start-up; log {log}:\n{tail}"
             )

@@ -28,21 +28,25 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from openqci.keysource import KeyBlock
+from openqci.physics.devices import QkdSystem
 from openqci.physics.keyrate import Protocol, secret_key_rate
 from openqci.physics.presets import get_preset
-from openqci.scenario import FibreLink, Scenario
+from openqci.scenario import DeviceSettings, FibreLink, Scenario
+from openqci.scenario.devices import link_system
 
 __all__ = [
     "ABORT_QBER",
@@ -55,6 +59,7 @@ __all__ = [
     "link_physics",
     "make_block",
     "plan_link",
+    "plan_system",
 ]
 
 ABORT_QBER = 0.11
@@ -85,6 +90,10 @@ class LinkPlan:
     """The first block both ends hand over: 0 at launch, past the downtime when a network resumes."""
     folders: dict[str, str] = field(default_factory=dict)
     """For ``files`` links: each end's folder of key files, by KME."""
+    device: dict[str, Any] | None = None
+    """The link's own device settings (the scenario's ``device:``), replacing the preset's values."""
+    loss_db: float | None = None
+    """The link's measured span loss, replacing length times attenuation."""
 
     def blocks_due(self, now_s: float) -> int:
         """How many blocks have fallen due by ``now_s`` (block ``n`` is due at the end of tick ``n``)."""
@@ -137,14 +146,32 @@ def plan_link(
         epoch_s,
         unit_bits,
         source=str(link.source),
+        device=None if link.device is None else link.device.model_dump(exclude_none=True),
+        loss_db=link.loss_db,
     )
+
+
+def plan_system(plan: LinkPlan) -> QkdSystem:
+    """The QKD system a planned link runs: its preset, with its own devices and measured loss."""
+    if plan.device is None and plan.loss_db is None:
+        return get_preset(plan.preset)
+    device = json.dumps(plan.device, sort_keys=True) if plan.device is not None else None
+    return _system(plan.preset, device, plan.length_km, plan.loss_db)
+
+
+@lru_cache(maxsize=1024)
+def _system(preset: str, device: str | None, length_km: float, loss_db: float | None) -> QkdSystem:
+    settings = None if device is None else DeviceSettings.model_validate(json.loads(device))
+    return link_system(preset, settings, length_km=length_km, loss_db=loss_db)
 
 
 @lru_cache(maxsize=4096)
 def link_physics(
-    preset: str, protocol: str, length_km: float, intercept_resend: float
+    preset: str | QkdSystem, protocol: str, length_km: float, intercept_resend: float
 ) -> tuple[float, float]:
     """Secret key rate (bit/s, before speedup) and QBER of a link with an eavesdropper on a fraction.
+
+    ``preset`` is a preset's name or the link's own system (:func:`plan_system`).
 
     Examples
     --------
@@ -154,7 +181,8 @@ def link_physics(
     >>> link_physics("yuan2018", "decoy-bb84", 25.0, 0.3)[0]
     0.0
     """
-    system, added = get_preset(preset), intercept_resend / 4.0
+    system = get_preset(preset) if isinstance(preset, str) else preset
+    added = intercept_resend / 4.0
     baseline = secret_key_rate(system, length_km, protocol=Protocol(protocol))
     qber = min(0.5, float(baseline.qber) + added)
     if added == 0.0:
@@ -172,7 +200,9 @@ def conditions_at(plan: LinkPlan, events: Sequence[ChannelEvent], index: int) ->
             current = event
     if current.cut:
         return ChannelConditions(0.0, 0.5, up=False)
-    rate_bps, qber = link_physics(plan.preset, plan.protocol, plan.length_km, current.intercept_resend)
+    own = plan.device is not None or plan.loss_db is not None
+    system = plan_system(plan) if own else plan.preset  # a name hashes faster in link_physics' cache
+    rate_bps, qber = link_physics(system, plan.protocol, plan.length_km, current.intercept_resend)
     if qber > ABORT_QBER:
         rate_bps = 0.0
     return ChannelConditions(rate_bps * plan.speedup, qber, up=True)

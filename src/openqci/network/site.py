@@ -21,6 +21,7 @@ import contextlib
 import logging
 import signal
 import socket
+import ssl
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from pathlib import Path
 import httpx
 import uvicorn
 
-from openqci.keysource import KeyBlock, KeySource, SourceState
+from openqci.keysource import KeyBlock, SourceState
 from openqci.kms.config import load_config
 from openqci.kms.key_feed import Feeder
 from openqci.kms.key_files import KeyFileSource
@@ -42,6 +43,7 @@ from openqci.network.intake import IntakeServer, intake_address, intake_key
 from openqci.network.link_simulator import LinkKeyStream, LinkPlan
 from openqci.network.model_source import ModelKeySource
 from openqci.network.statedir import StateDir, read_channel_events, read_plans, read_secret
+from openqci.ops.logging_args import add_logging_arguments, process_started, process_stopped, setup_logging
 
 __all__ = ["LinkEnd", "main"]
 
@@ -61,7 +63,7 @@ class LinkEnd:
     kme_id: str
     kme: Kme
     reader: KeyStore
-    source: KeySource | None = None
+    source: ModelKeySource | None = None
     files: KeyFileSource | None = None
     feeder: Feeder | None = None
     intake: IntakeServer | None = None
@@ -70,21 +72,38 @@ class LinkEnd:
         default_factory=lambda: SourceState(False, 0.5, 0.0, 0.0, reason="waiting for its key source")
     )
 
-    async def add(self, block: KeyBlock) -> None:
-        """Put ``block`` in this end's KME store (returns once it is committed)."""
-        await asyncio.to_thread(self.kme.manager.add_block, block)
-        self.blocks += 1
+    async def add(self, block: KeyBlock) -> bool:
+        """Put ``block`` in this end's KME store; True once it is committed, False if the pool is full.
+
+        A full pool (``max_key_count``) stores nothing: the block's source must hold it and offer it again.
+        """
+        return await self.add_all([block]) == 1
+
+    async def add_all(self, blocks: list[KeyBlock]) -> int:
+        """Put ``blocks`` in this end's KME store in one commit; return how many it took, in order."""
+        if not blocks:
+            return 0
+        taken = await self.kme.manager.store_blocks(blocks)
+        self.blocks += taken
+        return taken
 
     async def catch_up(self, now_s: float) -> None:
-        """Hand the KME the blocks a local key source has due by ``now_s``."""
+        """Hand the KME the blocks a local key source has due by ``now_s``.
+
+        A model-run end whose pool is full stops at the first block refused and rewinds its source to it,
+        so no block is skipped: it takes that block (the same as the other end's) once key is consumed.
+        """
         if self.files is not None and self.feeder is not None:
             report = await asyncio.to_thread(self.feeder.once)
             self.blocks += report.files_ingested
             self.state = self.files.state()
         elif self.source is not None:
-            for block in await asyncio.to_thread(self.source.blocks_due, now_s):
-                await self.add(block)
-            self.state = self.source.state()
+            source = self.source
+            due = await asyncio.to_thread(source.blocks_due, now_s)
+            taken = await self.add_all(due)
+            if taken < len(due):
+                source.hold(due[taken])
+            self.state = source.state()
         else:
             device = self.kme.manager.link_state(self.plan.link)
             if device is not None:  # an ETSI 014 device's driver, running in the KME itself
@@ -94,6 +113,15 @@ class LinkEnd:
         """This end's view of the link for the controller."""
         units = await asyncio.to_thread(self.reader.available_units, self.plan.link)
         made, consumed = await asyncio.to_thread(self.reader.key_counts, self.plan.link)
+        state = self.state
+        self.kme.metrics.set_link(
+            self.plan.link,
+            up=state.up,
+            skr_bps=state.skr_bps,
+            eskr_bps=state.eskr_bps,
+            qber=state.qber,
+            blocks=self.blocks,
+        )
         return LinkEndIn(
             qkdl_id=self.plan.link,
             qkdn_id=self.kme_id,
@@ -132,7 +160,8 @@ def _open_site(layout: StateDir, listen: dict[str, int]) -> _Site:
     kmes = {name: build_kme(load_config(layout.kme_config(name))) for name in listen}
     sockets = {name: socket.socket(fileno=fd) for name, fd in listen.items()}
     servers = {
-        name: _Server(uvicorn_config(kme, port=sockets[name].getsockname()[1])) for name, kme in kmes.items()
+        name: _Server(uvicorn_config(kme, port=sockets[name].getsockname()[1], log_config=None))
+        for name, kme in kmes.items()
     }
     ends: list[LinkEnd] = []
     readers: list[KeyStore] = []
@@ -151,7 +180,9 @@ def _link_end(layout: StateDir, plan: LinkPlan, name: str, kme: Kme, reader: Key
         # the feeder of `openqci kms feed`: each pair stored exactly once, then its files removed
         folder = KeyFileSource(Path(plan.folders[name]), plan.link, unit_bits=plan.unit_bits)
         other = plan.site_b if name == plan.site_a else plan.site_a
-        feeder = Feeder(folder, reader, unit_bits=plan.unit_bits, parity=owned_parity(name, other))
+        parity = owned_parity(name, other)
+        cap = kme.manager.max_free_units
+        feeder = Feeder(folder, reader, unit_bits=plan.unit_bits, parity=parity, max_free_units=cap)
         return LinkEnd(plan, name, kme, reader, files=folder, feeder=feeder)
     if plan.source == "etsi014":
         return LinkEnd(plan, name, kme, reader)
@@ -177,8 +208,8 @@ def _link_end(layout: StateDir, plan: LinkPlan, name: str, kme: Kme, reader: Key
 
 async def _tick(site: _Site, client: httpx.AsyncClient, clock: Callable[[], float]) -> None:
     now = clock()
-    for end in site.ends:
-        await end.catch_up(now)
+    # all ends at once, so the blocks of a KME's links share its group committer's next commit
+    await asyncio.gather(*(end.catch_up(now) for end in site.ends))
     nodes = [
         NodeIn(qkdn_id=name, kme_url=f"https://127.0.0.1:{site.sockets[name].getsockname()[1]}")
         for name, server in site.servers.items()
@@ -210,7 +241,7 @@ async def _supply(site: _Site, client: httpx.AsyncClient, clock: Callable[[], fl
             await asyncio.wait_for(site.stop.wait(), timeout=wait_s)
 
 
-async def _run(site: _Site, controller_url: str, token: str) -> None:
+async def _run(site: _Site, controller_url: str, token: str, verify: ssl.SSLContext | None = None) -> None:
     loop = asyncio.get_running_loop()
 
     def request_stop() -> None:
@@ -221,7 +252,9 @@ async def _run(site: _Site, controller_url: str, token: str) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, request_stop)
     headers = {"authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=controller_url, headers=headers, timeout=5.0) as client:
+    async with httpx.AsyncClient(
+        base_url=controller_url, headers=headers, timeout=5.0, verify=verify if verify is not None else True
+    ) as client:
         serving = [
             asyncio.create_task(server.serve(sockets=[site.sockets[name]]))
             for name, server in site.servers.items()
@@ -251,13 +284,23 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m openqci.network.site", description=__doc__)
     parser.add_argument("--state-dir", type=Path, required=True)
     parser.add_argument("--controller", required=True, help="controller base URL (http://127.0.0.1:PORT)")
+    parser.add_argument("--controller-ca", type=Path, help="the CA of an https controller's certificate")
     parser.add_argument("--kme", type=_listen_arg, action="append", required=True, metavar="KME=FD")
+    add_logging_arguments(parser)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    setup_logging(args)
     layout = StateDir(args.state_dir)
     token = read_secret(layout.token_file).decode()
     site = _open_site(layout, dict(args.kme))
-    asyncio.run(_run(site, args.controller, token))
+    verify = None
+    if args.controller_ca is not None:
+        from openqci.network.controller_tls import client_verify
+
+        verify = client_verify(args.controller_ca)
+    kmes = sorted(site.kmes)
+    process_started(_log, "site", kmes=kmes)
+    asyncio.run(_run(site, args.controller, token, verify))
+    process_stopped(_log, "site", kmes=kmes)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@
     DIR/links/LINK.seed       the link's secret seed (0600), from os.urandom
     DIR/links/LINK.channel.json  eavesdropper and fibre-cut events on the link, by block index
     DIR/engines/LINK/         an engine-run link's blocks not yet held by both ends (0600)
-    DIR/logs/NAME.log         each process's output
+    DIR/logs/NAME.log         each process's event log (JSON lines), rotated at log_max_bytes
+    DIR/logs/NAME.stderr      what a process writes outside its log (a crash's traceback)
 
 Secrets are created with ``O_EXCL`` and mode 0600 and never overwritten; JSON files are replaced
 atomically (write, then rename) so a reader never sees half a file.
@@ -88,6 +89,9 @@ class StateDir:
 
     def log_file(self, name: str) -> Path:
         return self.root / "logs" / f"{name}.log"
+
+    def stderr_file(self, name: str) -> Path:
+        return self.root / "logs" / f"{name}.stderr"
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,10 @@
-"""Expected key supply of each fibre link, from the physics of its preset, protocol and length.
+"""Expected key supply of each fibre link, from the physics of its devices, protocol and length.
 
 The rate is the asymptotic secret key rate of :func:`openqci.physics.secret_key_rate` (signal intensity
 optimised, infinite decoys), the figure a planner quotes before any finite-size effect or downtime; the
-link simulator of a running network makes less. Loss is the preset's fibre attenuation times the length.
+link simulator of a running network makes less. The devices are the link's preset with its own measured
+settings in place (``device:`` in the scenario); the loss is the measured span loss when the link gives
+one (``loss_db:``), else the fibre attenuation times the length.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from openqci.physics.keyrate import secret_key_rate
-from openqci.physics.presets import get_preset
 from openqci.scenario import FibreLink, Scenario
 
 __all__ = ["LinkSupply", "expected_supply", "link_supply"]
@@ -28,6 +29,8 @@ class LinkSupply:
     length_km: float
     loss_db: float
     expected_key_rate_bps: float
+    system: str = ""
+    """The system the rate comes from: the preset's name, with ``+device`` when the link has its own."""
 
     def record(self) -> dict[str, object]:
         """A JSON-ready dictionary."""
@@ -45,9 +48,16 @@ def link_supply(scenario: Scenario, link: FibreLink) -> LinkSupply:
     >>> supply = link_supply(Scenario(name="x", sites=sites, links=[link]), link)
     >>> round(supply.loss_db, 1), round(supply.expected_key_rate_bps)
     (10.5, 445)
+
+    A measured span loss replaces length times attenuation:
+
+    >>> measured = link.model_copy(update={"loss_db": 8.0})
+    >>> round(link_supply(Scenario(name="x", sites=sites, links=[measured]), measured).loss_db, 1)
+    8.0
     """
     length_km = scenario.link_length_km(link)
-    result = secret_key_rate(get_preset(link.preset), length_km, protocol=link.protocol.physics_protocol)
+    system = scenario.link_system(link)
+    result = secret_key_rate(system, length_km, protocol=link.protocol.physics_protocol)
     return LinkSupply(
         link=link.name,
         site_a=link.site_a,
@@ -57,6 +67,7 @@ def link_supply(scenario: Scenario, link: FibreLink) -> LinkSupply:
         length_km=length_km,
         loss_db=float(result.channel_loss_db),
         expected_key_rate_bps=float(result.secret_key_rate_bps),
+        system=system.name,
     )
 
 

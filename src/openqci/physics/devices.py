@@ -125,6 +125,24 @@ class QkdSystem:
         px = self.basis_prob_x
         return px * px + (1.0 - px) * (1.0 - px)
 
+    def with_span_loss(self, loss_db: float, length_km: float) -> QkdSystem:
+        """The same system on a span whose loss was measured: ``loss_db`` over ``length_km`` of fibre.
+
+        The measured loss replaces length times the preset's attenuation; it is spread evenly over the
+        length, so every model that reads the attenuation (key rates, the link engine) sees that loss.
+
+        Examples
+        --------
+        >>> from openqci.physics.presets import get_preset
+        >>> get_preset("gys2004").with_span_loss(12.0, 40.0).fibre_attenuation_db_per_km
+        0.3
+        """
+        if not loss_db >= 0:
+            raise InvalidParameterError(f"the span loss must be >= 0 dB, got {loss_db!r}")
+        if not length_km > 0:
+            raise InvalidParameterError(f"a measured span loss needs a length > 0 km, got {length_km!r}")
+        return replace(self, fibre_attenuation_db_per_km=loss_db / length_km)
+
     def with_mu(self, mu: float) -> QkdSystem:
         """The same system with another signal intensity; decoys stay as published."""
         if not mu > 0:

@@ -25,6 +25,12 @@ from openqci.physics.optimise import maximise
 
 __all__ = ["DecoyCounts", "FiniteKeyBound", "FiniteKeyRate", "finite_key_rate", "lim2014_key_length"]
 
+# Small blocks far out are short of Z-basis statistics more than of key: there the best key-basis probability
+# falls well below one half (about 0.05 near the n_X = 1e4 reach), so the search goes down to 1 %.
+_MIN_BASIS_PROB_X = 0.01
+# Fixed-point steps of epsilon_sec = kappa * l; the fifth changes l by far less than a bit.
+_KAPPA_ITERATIONS = 5
+
 
 @dataclass(frozen=True)
 class DecoyCounts:
@@ -64,7 +70,11 @@ class FiniteKeyRate:
 
 
 def lim2014_key_length(
-    counts: DecoyCounts, *, leaked_ec_bits: ArrayLike, epsilon_sec: float, epsilon_cor: float
+    counts: DecoyCounts,
+    *,
+    leaked_ec_bits: ArrayLike,
+    epsilon_sec: float | NDArray[np.float64],
+    epsilon_cor: float,
 ) -> FiniteKeyBound:
     """Secret key length from observed decoy statistics (Lim et al. 2014, Eqs. 1-5).
 
@@ -123,12 +133,17 @@ def finite_key_rate(
     epsilon_sec: float,
     epsilon_cor: float = 1e-15,
     mu: float | None = None,
+    secrecy_per_bit: float | None = None,
 ) -> FiniteKeyRate:
     """Optimised key per sent pulse for blocks of ``block_size`` key-basis (X) detections.
 
     The free parameters are ``q_x``, the probabilities of ``mu1`` and ``mu2``, ``mu1`` (unless ``mu`` is
     given) and ``mu2``; ``mu3`` is the system's weakest intensity (2e-4 in Lim et al.). The
     error-correction leakage is modelled as ``f h(E_X) n_X`` with the system's ``f``.
+
+    ``secrecy_per_bit`` (kappa) selects the paper's own convention for its figures, ``epsilon_sec = kappa
+    * l`` with ``l`` the key length, in place of a fixed ``epsilon_sec``; comparing with Lim et al.'s
+    Fig. 1 needs it.
     """
     eta = np.atleast_1d(np.asarray(channel_transmittance, dtype=np.float64))
     mu3 = system.source.intensities[-1]
@@ -150,14 +165,12 @@ def finite_key_rate(
         qber = np.sum(probabilities * stats.error, axis=0) / np.sum(probabilities * stats.gain, axis=0)
         leaked = system.ec_efficiency * binary_entropy(qber) * block_size
         counts = DecoyCounts(intensities, probabilities, n_x, n_z, m_z)
-        bound = lim2014_key_length(
-            counts, leaked_ec_bits=leaked, epsilon_sec=epsilon_sec, epsilon_cor=epsilon_cor
-        ).key_length_bits
+        bound = _key_length(counts, leaked, epsilon_sec, epsilon_cor, secrecy_per_bit, block_size)
         feasible = (mu1 > mu2 + mu3) & (mu2 > mu3) & (p3 > 0) & (p1 > 0) & (p2 > 0)
         rate = np.where(feasible, bound / pulses, -np.inf)
         return rate, {"gain": stats.gain[0], "qber": qber, "pulses": pulses}
 
-    lower = np.array([0.5, 0.02, 0.02, mu if mu is not None else mu_low, mu3 + 1e-3])
+    lower = np.array([_MIN_BASIS_PROB_X, 0.02, 0.02, mu if mu is not None else mu_low, mu3 + 1e-3])
     upper = np.array([0.999, 0.96, 0.9, mu if mu is not None else 1.2, 0.6])
     start = _best_start(lambda params, eta_columns: evaluate(params, eta_columns)[0], eta, mu)
     best, rate = maximise(lambda params: evaluate(params, eta)[0], start, lower, upper, iterations=80)
@@ -173,6 +186,33 @@ def finite_key_rate(
     )
 
 
+def _key_length(
+    counts: DecoyCounts,
+    leaked: NDArray[np.float64],
+    epsilon_sec: float,
+    epsilon_cor: float,
+    secrecy_per_bit: float | None,
+    block_size: float,
+) -> NDArray[np.float64]:
+    """The Lim bound under a fixed ``epsilon_sec``, or under ``epsilon_sec = kappa * l`` solved for ``l``.
+
+    The length grows only with the logarithm of ``epsilon_sec``, so iterating ``l -> bound(kappa * l)``
+    from the largest possible ``l`` (the block) falls onto the fixed point in a few steps, from above: the
+    length returned was computed with ``epsilon_sec`` a hair above ``kappa * l``.
+    """
+    if secrecy_per_bit is None:
+        return lim2014_key_length(
+            counts, leaked_ec_bits=leaked, epsilon_sec=epsilon_sec, epsilon_cor=epsilon_cor
+        ).key_length_bits
+    length = np.full(np.shape(counts.n_x)[1:], block_size)
+    for _ in range(_KAPPA_ITERATIONS):
+        epsilon = np.minimum(secrecy_per_bit * np.maximum(length, 1.0), 0.5)
+        length = lim2014_key_length(
+            counts, leaked_ec_bits=leaked, epsilon_sec=epsilon, epsilon_cor=epsilon_cor
+        ).key_length_bits
+    return length
+
+
 def _tau(mu: NDArray[np.float64], p: NDArray[np.float64], n: int) -> NDArray[np.float64]:
     """Probability that Alice sends ``n`` photons, summed over intensities."""
     factorial = 1.0 if n < 2 else float(np.prod(np.arange(1, n + 1)))
@@ -180,7 +220,10 @@ def _tau(mu: NDArray[np.float64], p: NDArray[np.float64], n: int) -> NDArray[np.
 
 
 def _hoeffding(
-    counts: NDArray[np.float64], mu: NDArray[np.float64], p: NDArray[np.float64], log_term: float
+    counts: NDArray[np.float64],
+    mu: NDArray[np.float64],
+    p: NDArray[np.float64],
+    log_term: float | NDArray[np.float64],
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Lim's ``n^-`` and ``n^+``: counts rescaled by ``e^k / p_k`` and widened by Hoeffding's delta."""
     total = np.sum(counts, axis=0)
@@ -195,7 +238,7 @@ def _vacuum_and_single(
     p: NDArray[np.float64],
     tau0: NDArray[np.float64],
     tau1: NDArray[np.float64],
-    log_term: float,
+    log_term: float | NDArray[np.float64],
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Lower bounds on vacuum (Eq. 2) and single-photon (Eq. 3) events in one basis."""
     minus, plus = _hoeffding(counts, mu, p, log_term)
@@ -209,7 +252,10 @@ def _vacuum_and_single(
 
 
 def _gamma(
-    epsilon: float, b: NDArray[np.float64], c: NDArray[np.float64], d: NDArray[np.float64]
+    epsilon: float | NDArray[np.float64],
+    b: NDArray[np.float64],
+    c: NDArray[np.float64],
+    d: NDArray[np.float64],
 ) -> NDArray[np.float64]:
     """Lim's gamma(a, b, c, d): the statistical margin between Z-basis and X-basis phase errors."""
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -232,7 +278,7 @@ def _best_start(
     grid = np.array(
         [
             (px, p1, p2, m1, m2)
-            for px in (0.55, 0.75, 0.9, 0.97)
+            for px in (0.05, 0.2, 0.4, 0.55, 0.75, 0.9, 0.97)
             for p1, p2 in ((0.4, 0.4), (0.6, 0.3), (0.8, 0.15))
             for m1 in mu_values
             for m2 in (0.05, 0.15, 0.3)

@@ -100,6 +100,7 @@ def secret_key_rate(
     decoys: DecoyMethod = DecoyMethod.INFINITE,
     block_size: float | None = None,
     epsilon: float = 1e-10,
+    secrecy_per_bit: float | None = None,
 ) -> KeyRateResult:
     """Secret key rate of ``system`` over fibre of each length in ``distance_km``.
 
@@ -119,6 +120,9 @@ def secret_key_rate(
         When given, the finite-key rate (Lim et al. 2014) for blocks of this many key-basis detections.
     epsilon
         Secrecy parameter of the finite-key analysis, in (0, 1).
+    secrecy_per_bit
+        Instead of a fixed ``epsilon``, Lim et al.'s convention for their figures: ``epsilon_sec = kappa *
+        l`` with ``l`` the key length (they take kappa = 1e-15). Finite key only.
 
     Raises
     ------
@@ -138,6 +142,10 @@ def secret_key_rate(
     if block_size is not None and not block_size >= 1:
         raise InvalidParameterError(f"block_size must be >= 1, got {block_size!r}")
     require_open_unit_interval("epsilon", epsilon)
+    if secrecy_per_bit is not None:
+        require_open_unit_interval("secrecy_per_bit", secrecy_per_bit)
+        if block_size is None or protocol is not Protocol.DECOY_BB84:
+            raise InvalidParameterError("secrecy_per_bit applies to finite-key decoy BB84 (give block_size)")
     loss = fibre_loss_db(distance, system.fibre_attenuation_db_per_km)
     eta = fibre_transmittance(distance, system.fibre_attenuation_db_per_km)
     common: _Common = {
@@ -160,7 +168,7 @@ def secret_key_rate(
     if protocol is Protocol.BBM92:
         return _bbm92(system, distance, eta, mu, common)
     if block_size is not None:
-        return _finite(system, distance, eta, mu, block_size, epsilon, common)
+        return _finite(system, distance, eta, mu, block_size, epsilon, secrecy_per_bit, common)
     return _asymptotic(system, distance, eta, mu, decoys, common)
 
 
@@ -172,6 +180,7 @@ def max_distance_km(
     decoys: DecoyMethod = DecoyMethod.INFINITE,
     block_size: float | None = None,
     epsilon: float = 1e-10,
+    secrecy_per_bit: float | None = None,
     resolution_km: float = 0.01,
 ) -> float:
     """Distance at which the secret key rate (optimised over ``mu`` unless given) reaches zero.
@@ -188,7 +197,14 @@ def max_distance_km(
 
     def positive(distance: NDArray[np.float64]) -> NDArray[np.bool_]:
         result = secret_key_rate(
-            system, distance, protocol=protocol, mu=mu, decoys=decoys, block_size=block_size, epsilon=epsilon
+            system,
+            distance,
+            protocol=protocol,
+            mu=mu,
+            decoys=decoys,
+            block_size=block_size,
+            epsilon=epsilon,
+            secrecy_per_bit=secrecy_per_bit,
         )
         return np.asarray(result.secret_key_rate_per_pulse > 0)
 
@@ -237,9 +253,17 @@ def _finite(
     mu: float | None,
     block_size: float,
     epsilon: float,
+    secrecy_per_bit: float | None,
     common: _Common,
 ) -> KeyRateResult:
-    result = finite_key_rate(system, eta.reshape(-1), block_size=block_size, epsilon_sec=epsilon, mu=mu)
+    result = finite_key_rate(
+        system,
+        eta.reshape(-1),
+        block_size=block_size,
+        epsilon_sec=epsilon,
+        mu=mu,
+        secrecy_per_bit=secrecy_per_bit,
+    )
     return KeyRateResult(
         protocol=Protocol.DECOY_BB84,
         decoys=None,

@@ -7,6 +7,7 @@ other layer receives the validated :class:`Scenario`.
 
 from __future__ import annotations
 
+from openqci.scenario.devices import DeviceSettings
 from openqci.scenario.errors import ScenarioError
 from openqci.scenario.geo import EARTH_MEAN_RADIUS_KM, great_circle_km
 from openqci.scenario.model import (
@@ -32,6 +33,7 @@ __all__ = [
     "DEFAULT_ROUTE_FACTOR",
     "EARTH_MEAN_RADIUS_KM",
     "Demand",
+    "DeviceSettings",
     "Etsi014Device",
     "FibreLink",
     "FilesDevice",

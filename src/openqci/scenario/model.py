@@ -31,10 +31,14 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from openqci.physics.devices import QkdSystem
 from openqci.physics.presets import PRESETS
 from openqci.physics.protocols import Protocol
+from openqci.scenario.devices import DeviceSettings, check_device, link_system
 from openqci.scenario.errors import ScenarioError
 from openqci.scenario.geo import great_circle_km
+from openqci.scenario.include import IncludeError, resolve_includes
+from openqci.scenario.planning import Planning, planning_problems
 from openqci.scenario.problems import REFERENCE_ERROR, describe_validation_error
 from openqci.scenario.references import reference_problems
 from openqci.yamlfile import YamlFileError, read_yaml_mapping
@@ -205,6 +209,16 @@ class FibreLink(_Entry):
     devices (key files or ETSI GS QKD 014, named under ``devices``)."""
     devices: dict[str, FilesDevice | Etsi014Device] | None = None
     """For ``source: files`` or ``etsi014``: each end's device, by the end's site name."""
+    device: DeviceSettings | None = None
+    """Measured settings of this link's source and detectors, each replacing the preset's value."""
+    loss_db: float | None = Field(default=None, gt=0.0, le=100.0)
+    """Measured span loss; replaces the length times the fibre attenuation."""
+
+    @model_validator(mode="after")
+    def _device_fits_preset(self) -> FibreLink:
+        if self.device is not None:
+            check_device(self.preset, self.device)
+        return self
 
     @model_validator(mode="after")
     def _devices_match_source(self) -> FibreLink:
@@ -373,10 +387,15 @@ class Scenario(_Entry):
     satellites: tuple[Satellite, ...] = ()
     saes: tuple[Sae, ...] = ()
     demands: tuple[Demand, ...] = ()
+    include: tuple[str, ...] = ()
+    """Scenario files this one builds on (relative to it); their entries come first, and an entry of the
+    same name here replaces theirs (docs/scenario.md)."""
+    planning: Planning | None = None
+    """Inputs of the planner: weather, outages, storage limits, candidates and costs (docs/planner.md)."""
 
     @model_validator(mode="after")
     def _references(self) -> Scenario:
-        problems = reference_problems(self)
+        problems = reference_problems(self) + planning_problems(self)
         if problems:
             context = {"count": len(problems), "problems": problems}
             raise PydanticCustomError(REFERENCE_ERROR, "{count} reference problem(s)", context)
@@ -405,6 +424,12 @@ class Scenario(_Entry):
         distance_km = great_circle_km(a.latitude_deg, a.longitude_deg, b.latitude_deg, b.longitude_deg)
         return float(distance_km) * link.route_factor
 
+    def link_system(self, link: FibreLink) -> QkdSystem:
+        """The QKD system ``link`` runs: its preset, its ``device`` settings and its measured loss."""
+        return link_system(
+            link.preset, link.device, length_km=self.link_length_km(link), loss_db=link.loss_db
+        )
+
 
 def load_scenario(path: str | os.PathLike[str]) -> Scenario:
     """Read and validate a scenario file.
@@ -427,8 +452,8 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
     """
     shown = os.fspath(path)
     try:
-        raw = read_yaml_mapping(shown, "name, sites, links, saes, demands, ...")
-    except YamlFileError as error:
+        raw = resolve_includes(read_yaml_mapping(shown, "name, sites, links, saes, demands, ..."), shown)
+    except (YamlFileError, IncludeError) as error:
         raise ScenarioError(shown, [str(error)]) from None
     try:
         return Scenario.model_validate(raw)

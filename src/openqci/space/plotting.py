@@ -1,26 +1,29 @@
-"""A picture of one pass: elevation, link loss and detection rate against time, drawn with matplotlib (Agg).
+"""A picture of one pass: elevation, link loss and detection rate against time, drawn with matplotlib.
 
-Kept apart from the models so that the library needs a plotting backend only when a figure is asked for.
+Kept apart from the models so that the library needs matplotlib only when a figure is asked for. The
+figure is made without pyplot, so no backend is chosen or switched for the caller.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from openqci.space.pass_key import PassProfile
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["plot_pass"]
 
 
-def plot_pass(profile: PassProfile, path: Path, *, title: str = "") -> None:
-    """Write a three-panel PNG of ``profile`` to ``path``: elevation (deg), loss (dB), detections (Hz)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
+def plot_pass(profile: PassProfile, path: str | Path | None = None, *, title: str = "") -> Figure:
+    """Three panels of ``profile``: elevation (deg), loss (dB), detections (Hz); also written to ``path``."""
+    from matplotlib.figure import Figure
 
     time_s = profile.track.time_s
-    figure, axes = plt.subplots(3, 1, sharex=True, figsize=(7.0, 7.0))
+    figure = Figure(figsize=(7.0, 7.0))
+    axes = figure.subplots(3, 1, sharex=True)
     panels = (
         (profile.track.elevation_deg, "elevation (deg)"),
         (profile.loss_db, "link loss (dB)"),
@@ -33,5 +36,6 @@ def plot_pass(profile: PassProfile, path: Path, *, title: str = "") -> None:
     axes[-1].set_xlabel(f"time since {profile.track.start:%Y-%m-%d %H:%M:%S} UTC (s)")
     axes[0].set_title(title)
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    if path is not None:
+        figure.savefig(path, dpi=100)
+    return figure

@@ -2,6 +2,9 @@
 
 Each endpoint reads the caller from its client certificate, calls the key manager and answers with the
 standard's JSON object; every error goes through the one handler in :mod:`openqci.kms.api.app`.
+Query parameters are read strictly: a GET form takes only the parameters clause 5 names for it, each once
+and as plain decimal digits, and a POST form takes none, so a field meant for the POST body is refused
+rather than silently ignored.
 Key containers are written with orjson straight from the delivered keys: the pydantic models describe the
 wire format (and the OpenAPI document) but building and dumping them cost more than the key store's share
 of a request.
@@ -13,11 +16,12 @@ import base64
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Body, Response
+from fastapi import APIRouter, Body, Depends, Request, Response
 
 from openqci.kms.api.deps import CallerSae, Manager
 from openqci.kms.api.models import Error, KeyContainer, KeyIds, KeyRequest, Status
 from openqci.kms.records import DeliveredKey
+from openqci.kms.requests import check_query, parse_decimal
 
 __all__ = ["router"]
 
@@ -27,11 +31,25 @@ _ERRORS: dict[int | str, dict[str, object]] = {
     503: {"model": Error, "description": "Error of server side"},
 }
 
+
+def _strict_query(*allowed: str) -> Any:
+    """A dependency returning the request's query parameters, refusing any not in ``allowed``."""
+
+    async def read(request: Request) -> dict[str, str]:
+        return check_query(request.query_params.multi_items(), allowed)
+
+    return Depends(read)
+
+
+NoQuery = Annotated[dict[str, str], _strict_query()]
+EncKeysQuery = Annotated[dict[str, str], _strict_query("number", "size")]
+DecKeysQuery = Annotated[dict[str, str], _strict_query("key_ID")]
+
 router = APIRouter(prefix="/api/v1/keys", tags=["ETSI GS QKD 014"], responses=_ERRORS)
 
 
 @router.get("/{slave_SAE_ID}/status", response_model=Status)
-async def get_status(slave_SAE_ID: str, caller: CallerSae, manager: Manager) -> Response:
+async def get_status(slave_SAE_ID: str, caller: CallerSae, manager: Manager, _strict: NoQuery) -> Response:
     """Get status (clause 5.1) of the keys for the caller and ``slave_SAE_ID``.
 
     On a link fed by a key source that reports its state (a QKD device), ``status_extension`` carries it:
@@ -62,10 +80,17 @@ async def get_status(slave_SAE_ID: str, caller: CallerSae, manager: Manager) -> 
 
 @router.get("/{slave_SAE_ID}/enc_keys", response_model=KeyContainer)
 async def get_key_simple(
-    slave_SAE_ID: str, caller: CallerSae, manager: Manager, number: int | None = None, size: int | None = None
+    slave_SAE_ID: str,
+    caller: CallerSae,
+    manager: Manager,
+    _strict: EncKeysQuery,
+    number: str | None = None,
+    size: str | None = None,
 ) -> Response:
     """Get key (clause 5.2), GET form: only ``number`` and ``size``, as query parameters."""
-    delivery = await manager.enc_keys(caller, slave_SAE_ID, number=number, size=size)
+    delivery = await manager.enc_keys(
+        caller, slave_SAE_ID, number=parse_decimal(number, "number"), size=parse_decimal(size, "size")
+    )
     return _container(delivery.keys, delivery.extension)
 
 
@@ -74,6 +99,7 @@ async def get_key(
     slave_SAE_ID: str,
     caller: CallerSae,
     manager: Manager,
+    _strict: NoQuery,
     request: Annotated[KeyRequest | None, Body()] = None,
 ) -> Response:
     """Get key (clause 5.2), POST form with a Key request; an empty body means all defaults."""
@@ -91,7 +117,7 @@ async def get_key(
 
 @router.get("/{master_SAE_ID}/dec_keys", response_model=KeyContainer)
 async def get_key_with_key_id(
-    master_SAE_ID: str, caller: CallerSae, manager: Manager, key_ID: str
+    master_SAE_ID: str, caller: CallerSae, manager: Manager, _strict: DecKeysQuery, key_ID: str
 ) -> Response:
     """Get key with key IDs (clause 5.3), GET form: one ``key_ID`` as a query parameter."""
     return _container(await manager.dec_keys(caller, master_SAE_ID, [key_ID]))
@@ -99,7 +125,7 @@ async def get_key_with_key_id(
 
 @router.post("/{master_SAE_ID}/dec_keys", response_model=KeyContainer)
 async def get_key_with_key_ids(
-    master_SAE_ID: str, caller: CallerSae, manager: Manager, key_ids: KeyIds
+    master_SAE_ID: str, caller: CallerSae, manager: Manager, _strict: NoQuery, key_ids: KeyIds
 ) -> Response:
     """Get key with key IDs (clause 5.3), POST form with a Key IDs object."""
     key_id_list = [entry.key_ID for entry in key_ids.key_IDs]

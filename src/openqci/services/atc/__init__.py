@@ -9,7 +9,9 @@ Toulouse to a control centre in the Paris region over a QKD-keyed channel. This 
 * :mod:`.asterix_062` encodes system-track records of CAT062 edition 1.18 with numpy, byte for byte as
   ``libasterix`` does, and decodes them with ``libasterix``;
 * :mod:`.feed` puts the two together: ``TrackFeed(seed, flights).records_at(t)`` gives the bytes of every
-  track at ``t``, ``records_between(t0, t1)`` the updates due in an interval.
+  track at ``t``, ``records_between(t0, t1)`` the updates due in an interval;
+* :mod:`.exchange` sends the feed over the encrypted channel from one SAE to another, checks what arrives
+  and reports every key, its route and the records' latency.
 
 ``docs/services.md`` (section "Air-traffic-control tracks") describes the items, their resolutions and the
 sources of the airport coordinates and aircraft performance figures.
@@ -32,6 +34,17 @@ from openqci.services.atc.asterix_062 import (
     encode_cat062_libasterix,
     split_blocks,
 )
+from openqci.services.atc.exchange import (
+    MAX_LATENCY_SAMPLES,
+    AtcExchange,
+    EpochKey,
+    ExchangeProgress,
+    ExchangeResult,
+    ExchangeSettings,
+    KeyTaken,
+    RoutedSaeClient,
+    SecondFigures,
+)
 from openqci.services.atc.feed import TrackFeed, TrackSource
 from openqci.services.atc.flights import Flights, FlightStates, RouteMix, generate_flights
 from openqci.services.atc.geo import SYSTEM_REFERENCE, StereographicPlane
@@ -47,15 +60,24 @@ __all__ = [
     "FSPEC",
     "HOME",
     "LSB",
+    "MAX_LATENCY_SAMPLES",
     "RECORD_BYTES",
     "SYSTEM_REFERENCE",
     "AircraftType",
     "Airport",
     "AsterixError",
+    "AtcExchange",
     "Coverage",
+    "EpochKey",
+    "ExchangeProgress",
+    "ExchangeResult",
+    "ExchangeSettings",
     "FlightStates",
     "Flights",
+    "KeyTaken",
     "RouteMix",
+    "RoutedSaeClient",
+    "SecondFigures",
     "StereographicPlane",
     "TrackFeed",
     "TrackRecords",
