@@ -11,7 +11,15 @@ from hypothesis import strategies as st
 from openqci.keysource import KeyBlock
 from openqci.kms.crypto import MasterKey
 from openqci.kms.errors import StoreError
-from openqci.kms.units import cut_block, join_units, owned_parity, unit_key_id, unit_owner, units_per_key
+from openqci.kms.units import (
+    cut_block,
+    join_units,
+    owned_parity,
+    unit_key_id,
+    unit_key_id_texts,
+    unit_owner,
+    units_per_key,
+)
 
 
 @given(data=st.binary(min_size=0, max_size=600), unit_bytes=st.integers(1, 64), tail_bits=st.integers(0, 7))
@@ -38,6 +46,25 @@ def test_unit_ids_are_deterministic_version_5_uuids() -> None:
     block_id = uuid.UUID("0e5b7d2c-8a41-4f6e-9d3b-2c1a0f9e8d7c")
     assert unit_key_id(block_id, 3) == unit_key_id(uuid.UUID(str(block_id)), 3)
     assert unit_key_id(block_id, 3).version == 5
+
+
+@given(block=st.uuids(), count=st.integers(0, 40))
+def test_the_fast_unit_ids_are_the_uuid5_ids_as_text(block: uuid.UUID, count: int) -> None:
+    assert unit_key_id_texts(block, count) == [str(unit_key_id(block, i)) for i in range(count)]
+
+
+@given(materials=st.lists(st.binary(min_size=1, max_size=64), max_size=20))
+def test_sealing_many_units_opens_each_with_its_own_id_and_fresh_nonces(materials: list[bytes]) -> None:
+    key = MasterKey.generate()
+    ids = [f"unit-{i}".encode() for i in range(len(materials))]
+    sealed = key.seal_many(materials, ids)
+    assert [
+        key.open(nonce, box, unit_id) for (nonce, box), unit_id in zip(sealed, ids, strict=True)
+    ] == materials
+    assert len({nonce for nonce, _ in sealed}) == len(materials)
+    if len(materials) > 1:  # bound to its own ID: a unit moved to another row does not open
+        with pytest.raises(StoreError):
+            key.open(sealed[0][0], sealed[0][1], ids[1])
 
 
 def test_the_two_ends_split_a_link_pool() -> None:

@@ -160,7 +160,7 @@ def up(
         typer.Option(
             "--intake-cap", help="Most key (bit/s) a KME takes in per link; beyond it key is discarded."
         ),
-    ] = 65536.0,
+    ] = 16384.0,  # openqci.network.launcher.DEFAULT_INTAKE_CAP_BPS (not imported: the CLI starts fast)
     controller_host: Annotated[
         str,
         typer.Option(

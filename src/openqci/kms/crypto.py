@@ -52,6 +52,16 @@ class MasterKey:
         nonce = os.urandom(_NONCE_BYTES)
         return nonce, self._aead.encrypt(nonce, material, unit_id)
 
+    def seal_many(self, materials: Sequence[bytes], unit_ids: Sequence[bytes]) -> list[tuple[bytes, bytes]]:
+        """:meth:`seal` each material bound to its unit ID, drawing every nonce in one read of the OS RNG."""
+        pool = os.urandom(_NONCE_BYTES * len(materials))
+        encrypt = self._aead.encrypt
+        sealed = []
+        for i, (material, unit_id) in enumerate(zip(materials, unit_ids, strict=True)):
+            nonce = pool[i * _NONCE_BYTES : (i + 1) * _NONCE_BYTES]
+            sealed.append((nonce, encrypt(nonce, material, unit_id)))
+        return sealed
+
     def open(self, nonce: bytes, ciphertext: bytes, unit_id: bytes) -> bytes:
         """Decrypt a sealed unit; a wrong key or a moved row raises :class:`StoreError`."""
         try:

@@ -41,7 +41,7 @@ from openqci.kms.errors import (
     UnauthorizedError,
 )
 from openqci.kms.records import DeliveredKey, KeyPlan, PruneReport, Reservation, UnitState
-from openqci.kms.units import cut_block, unit_owner, units_per_key
+from openqci.kms.units import unit_key_id_texts, unit_owner, units_per_key
 
 __all__ = ["Cursor", "SqlKeyStore"]
 
@@ -161,13 +161,17 @@ class SqlKeyStore(ABC):
         With ``max_free_units``, a block not stored yet is refused (PoolFullError, nothing changed) while
         the link's free units (both halves) already reach it; a block stored before is always accepted.
         """
-        rows = []
-        units = cut_block(block, unit_bits)
-        for unit in units:
-            unit_id = str(unit.unit_id)
-            nonce, sealed = self._master_key.seal(unit.material, unit_id.encode())
-            owned = int(unit_owner(block.block_id, unit.index, len(units)) == parity)
-            rows.append((unit_id, block.link_id, str(block.block_id), unit.index, owned, nonce, sealed))
+        if unit_bits <= 0 or unit_bits % 8:
+            raise ValueError(f"unit_bits must be a positive multiple of 8, got {unit_bits}")
+        unit_bytes, count = unit_bits // 8, block.size_bits // unit_bits
+        unit_ids = unit_key_id_texts(block.block_id, count)
+        materials = [block.bits[i * unit_bytes : (i + 1) * unit_bytes] for i in range(count)]
+        sealed = self._master_key.seal_many(materials, [u.encode() for u in unit_ids])
+        block_id = str(block.block_id)
+        rows = [
+            (unit_id, block.link_id, block_id, i, int(unit_owner(block.block_id, i, count) == parity), *seal)
+            for i, (unit_id, seal) in enumerate(zip(unit_ids, sealed, strict=True))
+        ]
         with self._transaction() as cur:
             before = self._block_units(cur, block.block_id)
             if sum(before) == 0 and max_free_units is not None:

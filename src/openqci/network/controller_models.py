@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from openqci.network.alarms import Alarm
 from openqci.network.controller import LinkView, NodeView
+from openqci.network.report_models import LinkEndIn, NodeIn, ReportIn
 from openqci.network.routing import Route
-from openqci.network.topology import LinkEndReport, NodeReport
 
 __all__ = [
     "AlarmOut",
@@ -32,47 +32,6 @@ __all__ = [
 
 def _iso(seconds: float | None) -> str | None:
     return None if seconds is None else datetime.fromtimestamp(seconds, UTC).isoformat()
-
-
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class NodeIn(_In):
-    """A KME site saying it runs."""
-
-    qkdn_id: str = Field(min_length=1, max_length=64)
-    kme_url: str = Field(pattern=r"^https://127\.0\.0\.1:\d+$")
-
-    def to_report(self) -> NodeReport:
-        """The stored record."""
-        return NodeReport(self.qkdn_id, self.kme_url)
-
-
-class LinkEndIn(_In):
-    """One end's view of a link (see :class:`openqci.network.topology.LinkEndReport`)."""
-
-    qkdl_id: str = Field(min_length=1, max_length=64)
-    qkdn_id: str = Field(min_length=1, max_length=64)
-    skr_bps: float = Field(ge=0.0)
-    eskr_bps: float = Field(ge=0.0)
-    qber: float = Field(ge=0.0, le=0.5)
-    available_key_bits: int = Field(ge=0)
-    blocks: int = Field(ge=0)
-    up: bool = True
-    made_key_bits: int = Field(default=0, ge=0)
-    consumed_key_bits: int = Field(default=0, ge=0)
-
-    def to_report(self) -> LinkEndReport:
-        """The stored record."""
-        return LinkEndReport(**self.model_dump())
-
-
-class ReportIn(_In):
-    """What a site process posts every tick: its KMEs and the link ends it feeds."""
-
-    nodes: list[NodeIn] = Field(default_factory=list, max_length=1000)
-    links: list[LinkEndIn] = Field(default_factory=list, max_length=10000)
 
 
 class NodeOut(BaseModel):

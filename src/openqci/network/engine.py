@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -204,9 +205,15 @@ class _Engine:
             self._send(block)
         reported = sent = 0.0
         made: list[KeyBlock] = []
+        first_block = _FirstBlockTurn(self.layout.root / "engines" / ".first-block.lock", self.stop)
         while not self.stop.is_set():
             self.source.set_events(read_channel_events(self.layout, self.link))
+            if not first_block.taken and not first_block.wait():
+                break
             made.extend(self.source.blocks_due(time.time()))
+            if self.source.started and first_block.held:
+                first_block.release()
+                _yield_to_the_kmes()
             if made and time.monotonic() - sent >= _DELIVER_EVERY_S:
                 self._deliver(made)
                 made, sent = [], time.monotonic()
@@ -217,6 +224,7 @@ class _Engine:
                     end.send_state(state)
                 reported = time.monotonic()
             self.stop.wait(max(0.0, min(self.source.next_due_s - time.time(), _STATE_EVERY_S)))
+        first_block.release()
         if made:
             self._deliver(made)
         for end in self.ends:
@@ -242,12 +250,54 @@ class _Engine:
             end.send_block(delivery)
 
 
+class _FirstBlockTurn:
+    """The engines of a network make their first blocks one at a time (an exclusive lock on a file).
+
+    The first block compiles the link engine's numba kernels when their cache is cold (after any change
+    to the sources): 24 s of CPU, which three engines starting together paid three times over. Taking
+    turns, the first engine compiles and writes the cache, and the others load it (half a second each).
+    The lock is the kernel's (``flock``), so an engine that dies holding it releases it.
+    """
+
+    def __init__(self, path: Path, stop: threading.Event) -> None:
+        self._path, self._stop = path, stop
+        self._fd: int | None = None
+        self.taken = False
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def wait(self) -> bool:
+        """Wait for this engine's turn; False if told to stop meanwhile."""
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if self._stop.wait(0.2):
+                    os.close(fd)
+                    return False
+                continue
+            self._fd, self.taken = fd, True
+            return True
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor drops the lock
+            self._fd = None
+
+
 def _yield_to_the_kmes() -> None:
     """Run only on CPU time the KMEs and the controller leave over (Linux's idle scheduling class).
 
     An engine that cannot keep up falls behind and says so in its effective rate; a KME starved of CPU
     would miss its reports to the controller and fail its SAEs. Where the idle class is not available the
-    engine takes the lowest priority instead.
+    engine takes the lowest priority instead. The engine yields once its first block is made: that block
+    compiles the link's numba kernels when their cache is cold (after any change to the sources), which in
+    the idle class, beside 39 KMEs starting on two cores, took a minute, and the network is not up until
+    every link has made its first block.
     """
     try:
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
@@ -267,7 +317,6 @@ def main(argv: list[str] | None = None) -> None:
     add_logging_arguments(parser)
     args = parser.parse_args(argv)
     setup_logging(args)
-    _yield_to_the_kmes()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

@@ -57,12 +57,22 @@ from openqci.network.statedir import (
 from openqci.ops.events import DEFAULT_LOG_BACKUPS, DEFAULT_LOG_MAX_BYTES, LOG_LEVELS
 from openqci.scenario import Etsi014Device, FilesDevice, KeySourceKind, Scenario, load_scenario
 
-__all__ = ["LaunchOptions", "Progress", "attack", "down", "up"]
+__all__ = ["DEFAULT_INTAKE_CAP_BPS", "LaunchOptions", "Progress", "attack", "down", "up"]
 
 Progress = Callable[[int, int, str], None]
 """Called while waiting: parts ready, parts in all, and what is awaited (for a progress display)."""
 
 _MARKER = "openqci.network."
+
+
+DEFAULT_INTAKE_CAP_BPS = 16384.0
+"""The most key a simulated KME takes in per link and second, unless ``--intake-cap`` says otherwise.
+
+Deployed metro QKD systems deliver from a few to some tens of kbit/s. Each KME unit written costs about
+20 us of CPU (cut, sealed, inserted: ``benchmarks/bench_store_intake.py``), so FranceQCI's 46 links at
+64 kbit/s (23,000 units a second at 92 link ends) took a third of a 2-core machine beside its 39 KMEs and
+three real-time engines, and the machine no longer kept up; at 16 kbit/s it takes a twelfth.
+"""
 
 
 @dataclass(frozen=True)
@@ -71,7 +81,7 @@ class LaunchOptions:
 
     speedup: float = 1.0
     kmes_per_process: int = 1
-    intake_cap_bps: float = 65536.0
+    intake_cap_bps: float = DEFAULT_INTAKE_CAP_BPS
     """The most key a simulated KME takes in per link and second (key made beyond it is discarded)."""
     tick_s: float = 1.0
     unit_bits: int = 256

@@ -38,10 +38,10 @@ from openqci.kms.node import Kme, build_kme, open_store
 from openqci.kms.server import uvicorn_config
 from openqci.kms.store import KeyStore
 from openqci.kms.units import owned_parity
-from openqci.network.controller_models import LinkEndIn, NodeIn, ReportIn
 from openqci.network.intake import IntakeServer, intake_address, intake_key
 from openqci.network.link_simulator import LinkKeyStream, LinkPlan
 from openqci.network.model_source import ModelKeySource
+from openqci.network.report_models import LinkEndIn, NodeIn, ReportIn
 from openqci.network.statedir import StateDir, read_channel_events, read_plans, read_secret
 from openqci.ops.logging_args import add_logging_arguments, process_started, process_stopped, setup_logging
 

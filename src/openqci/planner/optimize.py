@@ -212,7 +212,7 @@ def optimize_design(
         cost[k] = float(links[link_index].candidate_cost or 0.0)
     for site, k in y_site.items():
         cost[k] = site_cost[site]
-    integrality = np.zeros(total)
+    integrality = np.zeros(total, dtype=np.int64)
     integrality[:n_bin] = 1
     matrix = coo_array((vals, (rows, cols)), shape=(len(lower), total)).tocsr()
     started = time.perf_counter()
