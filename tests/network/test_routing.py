@@ -104,6 +104,50 @@ def test_a_failed_link_on_the_shortest_path_is_routed_around(
             choose_route(graph, states, source, destination, KEY_BITS)
 
 
+@st.composite
+def halves(draw: st.DrawFn) -> tuple[nx.Graph, dict[str, LinkState]]:
+    """A random graph of up links whose two ends hold different halves of their key."""
+    graph, _ = draw(networks())
+    choice = st.sampled_from([0, 100, KEY_BITS, 4096])
+    states = {}
+    for u, v, name in graph.edges(data="link"):
+        by_end = ((u, draw(choice)), (v, draw(choice)))
+        states[name] = LinkState(min(b for _, b in by_end), available_by_end=by_end)
+    return graph, states
+
+
+@settings(max_examples=150, deadline=None)
+@given(halves(), st.data())
+def test_a_hop_needs_key_only_at_its_sending_end(
+    network: tuple[nx.Graph, dict[str, LinkState]], data: st.DataObject
+) -> None:
+    graph, states = network
+    source, destination = data.draw(st.sampled_from(sorted(graph))), data.draw(st.sampled_from(sorted(graph)))
+    directed = nx.DiGraph()
+    directed.add_nodes_from(graph)
+    for u, v, name in graph.edges(data="link"):
+        for sender, receiver in ((u, v), (v, u)):
+            if link_condition(states[name], KEY_BITS, sender=sender) is LinkCondition.USABLE:
+                directed.add_edge(sender, receiver)
+    if not nx.has_path(directed, source, destination):
+        with pytest.raises(NoRouteError):
+            choose_route(graph, states, source, destination, KEY_BITS)
+        return
+    route = choose_route(graph, states, source, destination, KEY_BITS)
+    assert (route.kmes[0], route.kmes[-1]) == (source, destination)
+    for sender, name in zip(route.kmes, route.links, strict=False):
+        assert states[name].sendable_bits(sender) >= KEY_BITS
+
+
+def test_a_link_drained_at_one_end_carries_relays_sent_from_the_other() -> None:
+    graph = nx.Graph()
+    graph.add_edges_from([("a", "b", {"link": "ab"}), ("b", "c", {"link": "bc"}), ("a", "c", {"link": "ac"})])
+    states = _states(graph)
+    states["ac"] = LinkState(0, available_by_end=(("a", 1 << 20), ("c", 0)))
+    assert choose_route(graph, states, "a", "c", KEY_BITS).kmes == ("a", "c")
+    assert choose_route(graph, states, "c", "a", KEY_BITS).kmes == ("c", "b", "a")
+
+
 def test_fewest_hops_then_most_key() -> None:
     mesh = build_graph(load_scenario(SCENARIOS / "mesh.yaml"))
     states = _states(mesh)

@@ -43,7 +43,11 @@ class LinkState:
     Attributes
     ----------
     available_key_bits
-        Key in store at both ends, ready for relay.
+        Key in store at both ends, ready for relay: the smaller of the two ends' halves.
+    available_by_end
+        ``(kme, bits)`` for each end that reported: the half of the link's key that end may hand out.
+        A relay hop spends only its sending end's half (:mod:`openqci.kms.units`), so a link drained at
+        one end still carries relays sent from the other.
     key_rate_bps
         Key the link currently makes, bits per second.
     qber
@@ -59,6 +63,14 @@ class LinkState:
     qber: float = 0.0
     up: bool = True
     alarm: bool = False
+    available_by_end: tuple[tuple[str, int], ...] = ()
+
+    def sendable_bits(self, sender: str | None) -> int:
+        """Key a relay sent from ``sender`` across this link may spend (the smaller half if unknown)."""
+        for kme, bits in self.available_by_end:
+            if kme == sender:
+                return bits
+        return self.available_key_bits
 
 
 class LinkCondition(StrEnum):
@@ -94,15 +106,19 @@ def build_graph(scenario: Scenario) -> nx.Graph:
     return graph
 
 
-def link_condition(state: LinkState | None, key_bits: int) -> LinkCondition:
-    """Whether a link in ``state`` can carry a relay that consumes ``key_bits`` of its key."""
+def link_condition(state: LinkState | None, key_bits: int, sender: str | None = None) -> LinkCondition:
+    """Whether a link in ``state`` can carry a relay sent from ``sender`` that consumes ``key_bits``.
+
+    Without a sender, the link must hold the key at both ends (either direction may be asked for).
+    """
     if state is None:
         return LinkCondition.UNKNOWN
     if not state.up:
         return LinkCondition.DOWN
     if state.alarm:
         return LinkCondition.ALARMED
-    if state.available_key_bits < key_bits or state.available_key_bits <= 0:
+    available = state.sendable_bits(sender)
+    if available < key_bits or available <= 0:
         return LinkCondition.DRAINED
     return LinkCondition.USABLE
 
@@ -110,16 +126,18 @@ def link_condition(state: LinkState | None, key_bits: int) -> LinkCondition:
 def link_weight(states: Mapping[str, LinkState], key_bits: int) -> Weight:
     """The NetworkX weight function over ``states`` for a relay of ``key_bits``.
 
-    It returns ``None`` (edge hidden) for a link that is not usable, and otherwise
-    ``1 + key_bits / available_key_bits``, so a hop counts one and scarce key up to one more.
+    It returns ``None`` (edge hidden) for a link that is not usable from ``u`` towards ``v``, and otherwise
+    ``1 + key_bits / sendable``, so a hop counts one and scarce key up to one more. ``sendable`` is the
+    key of the hop's sending end ``u``; single-source Dijkstra calls the function with ``u`` the node on
+    the source's side, so the direction is the relay's.
     """
 
-    def weight(_u: str, _v: str, data: dict[str, Any]) -> float | None:
+    def weight(u: str, _v: str, data: dict[str, Any]) -> float | None:
         state = states.get(data["link"])
-        if link_condition(state, key_bits) is not LinkCondition.USABLE:
+        if link_condition(state, key_bits, sender=u) is not LinkCondition.USABLE:
             return None
         assert state is not None
-        return 1.0 + key_bits / state.available_key_bits
+        return 1.0 + key_bits / state.sendable_bits(u)
 
     return weight
 
@@ -166,7 +184,9 @@ def choose_route(
         if kme not in graph:
             raise UnknownKmeError(f"unknown KME {kme!r}; the network's KMEs are: {', '.join(sorted(graph))}")
     try:
-        path = nx.shortest_path(graph, source_kme, destination_kme, weight=link_weight(states, key_bits))
+        # single-source, not nx.shortest_path's bidirectional search: its backward half would read each
+        # link's key from the receiving end
+        path = nx.dijkstra_path(graph, source_kme, destination_kme, weight=link_weight(states, key_bits))
     except nx.NetworkXNoPath:
         raise NoRouteError(_why_no_route(graph, states, source_kme, destination_kme, key_bits)) from None
     links = tuple(graph.edges[u, v]["link"] for u, v in itertools.pairwise(path))

@@ -155,8 +155,9 @@ def link_status(link: QkdLink, now_s: float, stale_after_s: float) -> LinkStatus
 def link_available_key_bits(link: QkdLink) -> int:
     """Key the link can spend in either direction: the smaller of its ends' available key (0 if unknown).
 
-    Each end hands out only its own half of the pool (see :mod:`openqci.kms.units`), so a relay through
-    the link can count on no more than the poorer end holds.
+    Each end hands out only its own half of the pool (see :mod:`openqci.kms.units`): this is what the link
+    holds for a relay in either direction. Routing reads each end's half as well, since a relay spends
+    only the half of the hop's sending end (:meth:`openqci.network.routing.LinkState.sendable_bits`).
     """
     reports = [link.ends.get(end) for end in link.end_ids]
     return min((r.available_key_bits if r is not None else 0) for r in reports)
@@ -174,4 +175,5 @@ def routing_state(link: QkdLink, now_s: float, stale_after_s: float, *, alarmed:
         qber=max(r.qber for r in reports),
         up=status is LinkStatus.UP,
         alarm=alarmed,
+        available_by_end=tuple((end, r.available_key_bits) for end, r in sorted(link.ends.items())),
     )
