@@ -8,8 +8,9 @@ IDEs see them through the ``TYPE_CHECKING`` imports.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from openqci._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from openqci.api import make_system, max_distance_km, preset_names, run_link, secret_key_rate
@@ -76,13 +77,7 @@ _HOMES = {
 """Where each public name lives; its module is imported the first time the name is read."""
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'openqci' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _HOMES)
 
 
 def __dir__() -> list[str]:

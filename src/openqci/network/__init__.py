@@ -7,8 +7,9 @@ topology of a running network; :mod:`openqci.network.launcher` runs a whole netw
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from openqci._lazy import lazy_exports
 
 # Each process of a launched network (39 site processes for FranceQCI) imports a few modules of this
 # package; importing the controller, routing (networkx) and the scenario model with every one of them
@@ -67,11 +68,7 @@ if TYPE_CHECKING:
     from openqci.network.topology import LinkEndReport, LinkStatus, NodeReport, NodeStatus
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 __all__ = [

@@ -9,8 +9,9 @@ channel between two applications that rekeys from the KMS, and :mod:`.sealed` se
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from openqci._lazy import lazy_exports
 
 # A KME imports the ETSI 014 client of this package to drive a QKD device; the channel, sealed files
 # and hybrid keys it does not use cost every KME process a tenth of a second at start-up, so the
@@ -117,11 +118,7 @@ if TYPE_CHECKING:
     )
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 __all__ = [
