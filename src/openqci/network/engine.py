@@ -205,11 +205,10 @@ class _Engine:
             self._send(block)
         reported = sent = 0.0
         made: list[KeyBlock] = []
-        first_block = _FirstBlockTurn(self.layout.root / "engines" / ".first-block.lock", self.stop)
-        while not self.stop.is_set():
+        first_block = _FirstBlockTurn(self.layout.first_block_lock, self.stop)
+        running = first_block.wait()
+        while running and not self.stop.is_set():
             self.source.set_events(read_channel_events(self.layout, self.link))
-            if not first_block.taken and not first_block.wait():
-                break
             made.extend(self.source.blocks_due(time.time()))
             if self.source.started and first_block.held:
                 first_block.release()
@@ -262,7 +261,6 @@ class _FirstBlockTurn:
     def __init__(self, path: Path, stop: threading.Event) -> None:
         self._path, self._stop = path, stop
         self._fd: int | None = None
-        self.taken = False
 
     @property
     def held(self) -> bool:
@@ -280,7 +278,7 @@ class _FirstBlockTurn:
                     os.close(fd)
                     return False
                 continue
-            self._fd, self.taken = fd, True
+            self._fd = fd
             return True
 
     def release(self) -> None:

@@ -12,6 +12,7 @@
     DIR/links/LINK.seed       the link's secret seed (0600), from os.urandom
     DIR/links/LINK.channel.json  eavesdropper and fibre-cut events on the link, by block index
     DIR/engines/LINK/         an engine-run link's blocks not yet held by both ends (0600)
+    DIR/engines/.first-block.lock  held by the engine making its first block (they take turns)
     DIR/logs/NAME.log         each process's event log (JSON lines), rotated at log_max_bytes
     DIR/logs/NAME.stderr      what a process writes outside its log (a crash's traceback)
 
@@ -86,6 +87,10 @@ class StateDir:
 
     def engine_dir(self, link: str) -> Path:
         return self.root / "engines" / link
+
+    @property
+    def first_block_lock(self) -> Path:
+        return self.root / "engines" / ".first-block.lock"
 
     def log_file(self, name: str) -> Path:
         return self.root / "logs" / f"{name}.log"
