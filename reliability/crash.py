@@ -183,23 +183,7 @@ def run_trusted_node_crash(*, kills: int, budget_s: float, seed: int) -> Outcome
                     _check_links(outcome, kmes, network.LINKS)
             finally:
                 traffic.stop()
-            factory = network.client_factory(state_dir)
-            clients: dict[tuple[str, str], httpx.Client] = {}
-
-            def fetch(held: Held, key_ids: list[str]) -> httpx.Response:
-                where = (held.slave_kme, held.slave)
-                client = clients.get(where) or clients.setdefault(where, factory(*where))
-                body = {"key_IDs": [{"key_ID": k} for k in key_ids]}
-                return client.post(f"/api/v1/keys/{held.master}/dec_keys", json=body)
-
-            ledger.sweep(outcome, fetch)
-            for client in clients.values():
-                client.close()
-            _check_links(outcome, kmes, network.LINKS)
-            for config in kmes.values():
-                verdict = integrity(config)
-                if verdict != "ok":
-                    outcome.violate(f"SQLite integrity_check of {config.kme_id}'s store: {verdict}")
+            check_network_at_end(outcome, ledger, state_dir, kmes)
             logs = (state_dir / "logs").glob("*.log")
             if any("Traceback" in p.read_text(errors="replace") for p in logs):
                 outcome.notes.append("a site process logged a traceback (see its log)")
@@ -212,6 +196,33 @@ def run_trusted_node_crash(*, kills: int, budget_s: float, seed: int) -> Outcome
         shutil.rmtree(root, ignore_errors=True)
     outcome.duration_s = clock.elapsed()
     return outcome
+
+
+def check_network_at_end(
+    outcome: Outcome, ledger: KeyLedger, state_dir: Path, kmes: dict[str, KmeConfig]
+) -> None:
+    """What a campaign on the launched line checks once its traffic stopped: every key still held is
+    retrieved (or found consumed) at its slave's KME, the pools and wiping of every link, and each store's
+    SQLite integrity."""
+    from reliability import network
+
+    factory = network.client_factory(state_dir)
+    clients: dict[tuple[str, str], httpx.Client] = {}
+
+    def fetch(held: Held, key_ids: list[str]) -> httpx.Response:
+        where = (held.slave_kme, held.slave)
+        client = clients.get(where) or clients.setdefault(where, factory(*where))
+        body = {"key_IDs": [{"key_ID": k} for k in key_ids]}
+        return client.post(f"/api/v1/keys/{held.master}/dec_keys", json=body)
+
+    ledger.sweep(outcome, fetch)
+    for client in clients.values():
+        client.close()
+    _check_links(outcome, kmes, network.LINKS)
+    for config in kmes.values():
+        verdict = integrity(config)
+        if verdict != "ok":
+            outcome.violate(f"SQLite integrity_check of {config.kme_id}'s store: {verdict[:200]}")
 
 
 def _check_links(outcome: Outcome, kmes: dict[str, KmeConfig], links: dict[str, tuple[str, str]]) -> None:

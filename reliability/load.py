@@ -15,14 +15,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
-
+from openqci.kms.config import KmeConfig
 from reliability import network
 from reliability.cluster import process_open_files, process_rss_mb
-from reliability.crash import NETWORK_FLOWS, _check_links
-from reliability.ledger import Held, KeyLedger
+from reliability.crash import NETWORK_FLOWS, check_network_at_end
+from reliability.ledger import KeyLedger
 from reliability.outcome import Clock, Outcome, growth_per_hour
-from reliability.stores import integrity, store_bytes, wal_bytes
+from reliability.stores import store_bytes, wal_bytes
 from reliability.traffic import Flow, Traffic
 
 __all__ = ["run_load"]
@@ -87,25 +86,8 @@ def _summarise(outcome: Outcome, samples: list[tuple[float, float, float, float,
         )
 
 
-def _finish(outcome: Outcome, ledger: KeyLedger, state_dir: Path, kmes: dict) -> None:  # type: ignore[type-arg]
-    factory = network.client_factory(state_dir)
-    clients: dict[tuple[str, str], httpx.Client] = {}
-
-    def fetch(held: Held, key_ids: list[str]) -> httpx.Response:
-        where = (held.slave_kme, held.slave)
-        client = clients.get(where) or clients.setdefault(where, factory(*where))
-        return client.post(
-            f"/api/v1/keys/{held.master}/dec_keys", json={"key_IDs": [{"key_ID": k} for k in key_ids]}
-        )
-
-    ledger.sweep(outcome, fetch)
-    for client in clients.values():
-        client.close()
-    _check_links(outcome, kmes, network.LINKS)
-    for config in kmes.values():
-        verdict = integrity(config)
-        if verdict != "ok":
-            outcome.violate(f"SQLite integrity_check of {config.kme_id}'s store: {verdict[:200]}")
+def _finish(outcome: Outcome, ledger: KeyLedger, state_dir: Path, kmes: dict[str, KmeConfig]) -> None:
+    check_network_at_end(outcome, ledger, state_dir, kmes)
     outcome.notes.append(
         f"{len(ledger.delivered)} keys delivered, {len(ledger.fetched)} retrieved during the run"
     )
