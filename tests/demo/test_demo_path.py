@@ -33,7 +33,7 @@ from openqci.services.atc.exchange import (
 )
 from openqci.services.sae_client import SaeClient
 from tests.network.test_launcher import ROOT, processes_of
-from tests.services.frame_proxy import Change, FrameProxy
+from tests.services.frame_proxy import FrameProxy, flip, replay, swap
 
 # A launched network for the whole module (about 40 s): in the slow suite, with the full demonstration.
 pytestmark = pytest.mark.slow
@@ -223,31 +223,11 @@ def test_an_independent_decoder_gives_back_the_tracks(demo_run: DemoRun) -> None
     assert np.abs(levels - expected.flight_level).max() <= LSB["flight_level"] / 2 + 1e-9
 
 
-def _flip(index: int) -> Change:
-    return lambda i, frame: [frame if i != index else frame[:-1] + bytes([frame[-1] ^ 1])]
-
-
-def _replay(index: int) -> Change:
-    return lambda i, frame: [frame, frame] if i == index else [frame]
-
-
-def _swap(index: int) -> Change:
-    held: list[bytes] = []
-
-    def change(i: int, frame: bytes) -> list[bytes]:
-        if i == index:
-            held.append(frame)
-            return []
-        return [frame, *held] if i == index + 1 else [frame]
-
-    return change
-
-
 # Frames of a hybrid channel from the sender: 0 OPEN, 1 HELLO, 2 KEY, then DATA: record i is frame i + 3.
 ATTACKS = {
-    "tampered": (_flip(5), "fails authentication"),
-    "replayed": (_replay(4), "replayed record"),
-    "reordered": (_swap(5), "record out of order"),
+    "tampered": (flip(5), "fails authentication"),
+    "replayed": (replay(4), "replayed record"),
+    "reordered": (swap(5), "record out of order"),
 }
 
 

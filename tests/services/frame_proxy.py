@@ -81,3 +81,26 @@ class FrameProxy:
                 sender.sendall(chunk)
         except OSError:
             pass
+
+
+def flip(index: int) -> Change:
+    """Frame ``index`` arrives with its last bit flipped."""
+    return lambda i, frame: [frame if i != index else frame[:-1] + bytes([frame[-1] ^ 1])]
+
+
+def replay(index: int) -> Change:
+    """Frame ``index`` arrives twice."""
+    return lambda i, frame: [frame, frame] if i == index else [frame]
+
+
+def swap(index: int) -> Change:
+    """Frame ``index`` arrives after frame ``index + 1``."""
+    held: list[bytes] = []
+
+    def change(i: int, frame: bytes) -> list[bytes]:
+        if i == index:
+            held.append(frame)
+            return []
+        return [frame, *held] if i == index + 1 else [frame]
+
+    return change

@@ -31,7 +31,7 @@ from openqci.services.channel import (
 from openqci.services.hybrid import QkdPolicy
 from tests.kms.harness import SAES_A, SAES_B
 from tests.kms.servers import Served, serve_site
-from tests.services.frame_proxy import Change, FrameProxy
+from tests.services.frame_proxy import Change, FrameProxy, flip, replay, swap
 
 MASTER, SLAVE = SAES_A[0], SAES_B[0]
 LOGGER = "openqci.services.channel"
@@ -137,32 +137,12 @@ def _cut_inside(index: int) -> Change:
     return lambda i, frame: [frame] if i < index else [frame[: len(frame) // 2]] if i == index else None
 
 
-def _flip(index: int) -> Change:
-    return lambda i, frame: [frame if i != index else frame[:-1] + bytes([frame[-1] ^ 1])]
-
-
-def _replay(index: int) -> Change:
-    return lambda i, frame: [frame, frame] if i == index else [frame]
-
-
-def _swap(index: int) -> Change:
-    held: list[bytes] = []
-
-    def change(i: int, frame: bytes) -> list[bytes]:
-        if i == index:
-            held.append(frame)
-            return []
-        return [frame, *held] if i == index + 1 else [frame]
-
-    return change
-
-
 # Frames: 0 OPEN, 1 KEY, then DATA: payload i is frame i + 2. Each change hits frame 3 or 4, after the
 # receiver has delivered payloads 0 and 1.
 ATTACKS = {
-    "tampered": (_flip(4), "record 4 (DATA, epoch 1) fails authentication"),
-    "replayed": (_replay(3), "replayed record: seq 3 was taken already"),
-    "reordered": (_swap(4), "record out of order: seq 5 where 4 was due"),
+    "tampered": (flip(4), "record 4 (DATA, epoch 1) fails authentication"),
+    "replayed": (replay(3), "replayed record: seq 3 was taken already"),
+    "reordered": (swap(4), "record out of order: seq 5 where 4 was due"),
     "truncated": (_cut_after(4), "truncated: the stream ends after record 3 without a close record"),
     "cut inside a record": (_cut_inside(4), "truncated: the stream ends"),
 }
