@@ -235,6 +235,50 @@ def optimize(
         console.print(f"planned network: {write} (run it with: openqci plan {write})")
 
 
+@app.command("replay")
+def replay(
+    folder: Annotated[
+        Path,
+        typer.Argument(metavar="DIR", help="A report folder written by `openqci plan SCENARIO --out DIR`."),
+    ],
+    speed: Annotated[
+        float, typer.Option("--speed", help="Simulated seconds per second (3600: an hour a second).")
+    ] = 3600.0,
+    host: Annotated[str, typer.Option("--host", help="Address to serve the dashboard on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port (0: any free one).")] = 0,
+) -> None:
+    """Replay a twin run on the operations dashboard: the map, links, key in store, outages and routes."""
+    import secrets
+
+    import uvicorn
+
+    from openqci.kms.server import listen
+    from openqci.network.controller_server import uvicorn_config
+    from openqci.ops.dashboard.standalone import standalone_app
+    from openqci.planner.recording import RECORDING_FILE, load_recording
+    from openqci.planner.replay import ReplaySource
+
+    if not (speed > 0 and speed <= 1e7):
+        fail(f"--speed must be a number of simulated seconds per second in (0, 1e7], got {speed!r}")
+    if not 0 <= port <= 65535:
+        fail(f"--port must be in [0, 65535], got {port}")
+    recording = load_recording(folder / RECORDING_FILE)
+    token = secrets.token_urlsafe(24)
+    app_ = standalone_app(ReplaySource(recording, speed=speed), token, name="twin-replay")
+    sock = listen(host, port)
+    bound_host, bound_port = sock.getsockname()[:2]
+    shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+    hours = recording.duration_s / 3600.0
+    console.print(
+        f"replaying [bold]{recording.network['name']}[/bold]: {hours:g} simulated hours in "
+        f"{recording.frames} frames of {recording.frame_s / 60:g} min, {speed:g}x "
+        f"({recording.duration_s / speed:.0f} s a round)"
+    )
+    console.print(f"dashboard: http://{shown}:{bound_port}/dashboard/?token={token}", soft_wrap=True)
+    console.print("Ctrl-C stops it")
+    uvicorn.Server(uvicorn_config(app_)).run(sockets=[sock])
+
+
 @app.command("sweep")
 def sweep(
     scenario_path: ScenarioArgument,

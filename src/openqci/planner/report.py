@@ -19,6 +19,7 @@ import numpy as np
 import orjson
 
 from openqci.planner.mapsvg import MapLink, MapTrack, network_map
+from openqci.planner.recording import RECORDING_FILE, record_twin, save_recording
 from openqci.planner.topology import LinkKind, planning_of
 from openqci.planner.twin import TwinResult
 
@@ -31,12 +32,14 @@ _PLOTTED_LINKS = 8
 
 
 def write_report(result: TwinResult, metrics: dict[str, Any], out: Path) -> None:
-    """Write ``out/metrics.json`` and ``out/report.html`` (the folder is created)."""
+    """Write ``out/metrics.json``, ``out/report.html`` and the run's recording for ``openqci plan replay``,
+    ``out/replay.npz`` (the folder is created)."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_bytes(
         orjson.dumps(_finite(metrics), option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY)
     )
     (out / "report.html").write_text(report_html(result, metrics), encoding="utf-8")
+    save_recording(record_twin(result), out / RECORDING_FILE)
 
 
 def report_html(result: TwinResult, metrics: dict[str, Any]) -> str:

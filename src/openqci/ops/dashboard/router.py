@@ -20,7 +20,7 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 
-from openqci.ops.dashboard.snapshot import SnapshotSource
+from openqci.ops.dashboard.snapshot import Snapshots
 
 __all__ = ["COOKIE", "dashboard_router"]
 
@@ -40,7 +40,7 @@ _DENIED = (
 
 
 def dashboard_router(
-    source: SnapshotSource,
+    source: Snapshots,
     token: str,
     *,
     interval_s: float = 0.5,
@@ -109,7 +109,7 @@ _NO_STORE = {"cache-control": "no-store"}
 
 
 async def _stream(
-    request: Request, source: SnapshotSource, streams: list[int], interval_s: float, max_s: float
+    request: Request, source: Snapshots, streams: list[int], interval_s: float, max_s: float
 ) -> AsyncIterator[str]:
     streams[0] += 1
     try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from openqci.network.alarms import Alarm, AlarmKind
 from openqci.network.controller import Clock, Controller, LinkView, RouteRecord
@@ -21,7 +21,16 @@ from openqci.network.link_simulator import LinkPlan
 from openqci.network.statedir import StateDir, read_channel_events, read_plans
 from openqci.ops.dashboard.history import History
 
-__all__ = ["SnapshotSource"]
+__all__ = ["SnapshotSource", "Snapshots"]
+
+
+class Snapshots(Protocol):
+    """What the dashboard reads: a launched network (:class:`SnapshotSource`) or a recorded twin run
+    (:class:`openqci.planner.replay.ReplaySource`)."""
+
+    def snapshot(self, *, with_history: bool = False) -> dict[str, Any]:
+        """The network now, as one JSON-ready document; ``with_history`` adds every plot's series."""
+        ...
 
 
 class SnapshotSource:

@@ -217,6 +217,7 @@ function select(key) {
 function record(snap) {
   const add = (key, values) => {
     const s = (state.series[key] ||= []);
+    if (s.length && snap.now_s < s[s.length - 1][0]) s.length = 0;  // a replay started over
     if (s.length && snap.now_s - s[s.length - 1][0] < 0.95) return;  // one sample a second
     s.push([snap.now_s, ...values]);
     if (s.length > KEEP) s.splice(0, s.length - KEEP);
@@ -248,7 +249,9 @@ function renderHeader(snap) {
   $("tile-used").textContent = fmtBits(sum(snap.nodes.map((n) => n.consumed_bits)));
   $("tile-alarms").textContent = String(snap.alarms.active.length);
   $("tile-alarms").parentElement.classList.toggle("firing", snap.alarms.active.length > 0);
-  $("clock").textContent = `${fmtTime(snap.now_s)} UTC`;
+  $("clock").textContent = snap.replay
+    ? `${new Date(snap.now_s * 1000).toISOString().slice(0, 16).replace("T", " ")} UTC · replay ×${snap.replay.speed}`
+    : `${fmtTime(snap.now_s)} UTC`;
 }
 function renderAlarms(snap) {
   const list = $("alarms");
@@ -354,7 +357,11 @@ async function start() {
   for (const [key, points] of Object.entries(first.history || {})) state.series[key] = points;
   apply(first, true);
   const source = new EventSource("/dashboard/api/events");
-  source.addEventListener("snapshot", (e) => { apply(JSON.parse(e.data), false); setLive(true, "live"); });
+  source.addEventListener("snapshot", (e) => {
+    const snap = JSON.parse(e.data);
+    apply(snap, false);
+    setLive(true, snap.replay ? `replay, frame ${snap.replay.frame + 1} of ${snap.replay.frames}` : "live");
+  });
   source.onerror = () => setLive(false, "reconnecting");
   setInterval(() => { if (Date.now() - state.lastEvent > 5000) setLive(false, "stale"); }, 1000);
   window.addEventListener("resize", () => drawMap());
