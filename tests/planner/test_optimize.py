@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import networkx as nx
 import numpy as np
@@ -12,6 +13,8 @@ from openqci.planner.errors import PlanError
 from openqci.planner.optimize import apply_plan, optimize_design
 from openqci.planner.topology import build_network
 from openqci.planner.twin import run_twin
+from openqci.planner.verify import check_design
+from openqci.scenario import load_scenario
 from tests.planner.support import demand, link, scenario, site
 
 # capacities (b/s) given directly, so that the optimum can be found by hand and by enumeration
@@ -122,3 +125,20 @@ def test_a_network_without_demands_needs_nothing_built() -> None:
     plan = optimize_design(idle, capacities_bps=capacities)
     assert (plan.cost, plan.built_links, plan.built_sites) == (0.0, (), ())
     assert set(plan.skipped_links) == set(COST)
+
+
+@pytest.mark.slow
+def test_the_twin_confirms_the_euroqci_plan_and_names_what_outages_cost() -> None:
+    scenario = load_scenario(Path(__file__).resolve().parents[2] / "scenarios" / "euroqci.yaml")
+    plan = optimize_design(scenario, days=7.0)
+    assert plan.status == "optimal"
+    planned = apply_plan(scenario, plan)
+    as_planned = check_design(planned, 7.0, outages=False)
+    assert as_planned.satisfied == as_planned.demands == len(scenario.demands), as_planned.failing
+    with_outages = check_design(planned, 7.0, outages=True)
+    print(
+        f"EuroQCI plan (cost {plan.cost:g}): {with_outages.satisfied} of {with_outages.demands} with outages"
+    )
+    for failing in with_outages.failing:
+        print(f"  {failing['name']}: {failing['met_fraction']:.3f} ({'; '.join(failing['causes'])})")
+        assert any(cause.endswith(" h") for cause in failing["causes"]), failing  # an outage on its way

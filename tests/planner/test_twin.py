@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from openqci.planner.metrics import twin_metrics
+from openqci.planner.routes import candidate_paths
 from openqci.planner.supply import fibre_rates_bps
 from openqci.planner.topology import build_network
 from openqci.planner.twin import run_twin
@@ -129,3 +130,41 @@ def test_the_same_seed_gives_the_same_run_and_failures_name_the_cut_demands() ->
     assert first["demands"] == again["demands"]
     failed = {row["node"]: row["failed_demands"] for row in first["failures"]}
     assert failed == {"b": ["a-d"], "c": ["a-d"]}
+
+
+def test_a_satellite_demand_gets_routes_through_another_ground_station() -> None:
+    """Yen's four cheapest routes would all be fibre detours to the nearest station (gs-1)."""
+    sites = [
+        site("city", 45.0, 5.0),
+        site("p", 45.1, 5.1, "trusted-node"),
+        site("q", 44.9, 5.1, "trusted-node"),
+        site("gs-1", 45.0, 5.2, "ground-station"),
+        *[site(f"r{i}", 45.5 + 0.1 * i, 5.0, "trusted-node") for i in range(4)],
+        site("gs-2", 46.0, 5.0, "ground-station"),
+        site("island", 42.0, 9.0, "ground-station"),
+    ]
+    ring = [link("city", "gs-1"), link("city", "p"), link("p", "gs-1"), link("city", "q"), link("q", "gs-1")]
+    ring.append(link("p", "q"))
+    corridor = [link("city", "r0"), *[link(f"r{i}", f"r{i + 1}") for i in range(3)], link("r3", "gs-2")]
+    satellite = {
+        "name": "sat",
+        "elements": {
+            "epoch": "2026-01-01T00:00:00Z",
+            "altitude_km": 530.0,
+            "inclination_deg": 97.5,
+            "raan_deg": 0.0,
+        },
+        "preset": "micius2017",
+        "ground_stations": ["gs-1", "gs-2", "island"],
+    }
+    network = build_network(
+        scenario(sites, ring + corridor, [demand("to-island", "city", "island", 1.0)], None, [satellite])
+    )
+    (routes,) = candidate_paths(network, network.graph())
+    stations = [
+        {network.links[i].site_b for i in path if "~" in network.links[i].name} - {"island"}
+        for path in routes
+    ]
+    assert stations[0] == {"gs-1"}
+    assert {"gs-2"} in stations
+    assert len(set(routes)) == len(routes)

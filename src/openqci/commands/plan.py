@@ -198,10 +198,18 @@ def optimize(
     write: Annotated[
         Path | None, typer.Option("--write", help="Write the planned network as a scenario YAML file.")
     ] = None,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify",
+            help="Run the twin on the plan for --days days, without and with the scenario's outages.",
+        ),
+    ] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Choose the candidate links, trusted nodes and ground stations to build at least cost (MILP, HiGHS)."""
     from openqci.planner.optimize import apply_plan, optimize_design
+    from openqci.planner.verify import check_design
     from openqci.scenario import load_scenario
 
     _check_days(days)
@@ -214,14 +222,19 @@ def optimize(
         if progress is not None:
             progress.add_task("passes, capacities and the MILP", total=None)
         plan = optimize_design(scenario, survivable=survivable, days=days, time_limit_s=time_limit)
+        planned = apply_plan(scenario, plan)
+        checks = []
+        if verify:
+            if progress is not None:
+                progress.add_task("the twin on the plan, without and with outages", total=None)
+            checks = [check_design(planned, days, outages=with_outages) for with_outages in (False, True)]
     if write is not None:
         import yaml
 
-        planned = apply_plan(scenario, plan)
         text = yaml.safe_dump(planned.model_dump(mode="json", exclude_defaults=True), sort_keys=False)
         write.write_text(f"# {scenario.name} as built by openqci plan optimize\n" + text, encoding="utf-8")
     if json_output:
-        print_json(plan.record())
+        print_json(plan.record() | ({"twin_checks": [c.record() for c in checks]} if verify else {}))
         return
     console.print(
         f"[bold]{scenario.name}[/bold]: {plan.status}, cost {plan.cost:g}, gap {100 * plan.gap:.3g} %, "
@@ -231,6 +244,14 @@ def optimize(
     console.print(f"build links: {', '.join(plan.built_links) or 'none'}")
     console.print(f"build sites: {', '.join(plan.built_sites) or 'none'}")
     console.print(f"leave out: {', '.join([*plan.skipped_links, *plan.skipped_sites]) or 'nothing'}")
+    for check in checks:
+        kind = "with the scenario's outages" if check.outages else "without outages (as planned)"
+        console.print(f"twin, {check.days:g} days {kind}: {check.satisfied} of {check.demands} demands met")
+        for failing in check.failing:
+            causes = "; ".join(failing["causes"])
+            console.print(
+                f"  {failing['name']}: met {100 * failing['met_fraction']:.1f} % of the time ({causes})"
+            )
     if write is not None:
         console.print(f"planned network: {write} (run it with: openqci plan {write})")
 

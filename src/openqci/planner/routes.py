@@ -7,6 +7,13 @@ first candidate whose every link holds the key it needs, or else the one with th
 link: the rule of the launched network's controller (fewest hops, then the most key to spare), applied to
 a fixed menu so that all demands are routed in one vectorised operation.
 
+A demand whose cheapest route crosses a satellite gets candidates that differ in their ground stations
+and satellites instead: after each candidate, its satellite legs, and every leg at the ground stations it
+used, cost one more :data:`~openqci.planner.topology.SATELLITE_HOP_COST`, and the next candidate is the
+cheapest path under those costs. Yen's cheapest paths would all be fibre detours to the same station, so
+when that station's legs run dry between passes the demand would have no other way, although the network
+has one (as the least-cost design, which splits the flow between stations, counts on).
+
 Arrays have shape ``(demands, CANDIDATES, hops)``; a path shorter than ``hops`` is padded with ``pad``
 (a link that always has infinite key and no load), a missing candidate is ``[no_path, pad, ...]`` (a link
 that never has key).
@@ -21,7 +28,7 @@ import networkx as nx
 import numpy as np
 from numpy.typing import NDArray
 
-from openqci.planner.topology import PlanNetwork
+from openqci.planner.topology import SATELLITE_HOP_COST, PlanNetwork
 
 __all__ = ["CANDIDATES", "Path", "candidate_paths", "failure_paths", "path_array"]
 
@@ -88,5 +95,34 @@ def _paths(graph: nx.Graph, source: str, destination: str, count: int) -> list[P
     if count == 1:
         nodes = nx.shortest_path(graph, source, destination, weight="cost")
         return [tuple(graph.edges[u, v]["index"] for u, v in itertools.pairwise(nodes))]
-    found = itertools.islice(nx.shortest_simple_paths(graph, source, destination, weight="cost"), count)
+    found = list(itertools.islice(nx.shortest_simple_paths(graph, source, destination, weight="cost"), count))
+    if any(graph.edges[u, v]["satellite"] for u, v in itertools.pairwise(found[0])):
+        found = _station_diverse(graph, source, destination, count)
     return [tuple(graph.edges[u, v]["index"] for u, v in itertools.pairwise(nodes)) for nodes in found]
+
+
+def _station_diverse(graph: nx.Graph, source: str, destination: str, count: int) -> list[list[str]]:
+    """Up to ``count`` distinct paths, each the cheapest once the satellite legs and ground stations of the
+    ones before cost more (see the module's notes)."""
+    extra: dict[frozenset[str], float] = {}
+
+    def cost(u: str, v: str, edge: dict[str, object]) -> float:
+        return float(edge["cost"]) + extra.get(frozenset((u, v)), 0.0)  # type: ignore[arg-type]
+
+    chosen: list[list[str]] = []
+    for _ in range(3 * count):
+        nodes = nx.shortest_path(graph, source, destination, weight=cost)
+        if nodes not in chosen:
+            chosen.append(nodes)
+            if len(chosen) == count:
+                break
+        for u, v in itertools.pairwise(nodes):
+            if not graph.edges[u, v]["satellite"]:
+                continue
+            extra[frozenset((u, v))] = extra.get(frozenset((u, v)), 0.0) + SATELLITE_HOP_COST
+            station = v if graph.nodes[u]["satellite"] else u
+            for other in graph.neighbors(station):
+                if graph.edges[station, other]["satellite"]:
+                    leg = frozenset((station, other))
+                    extra[leg] = extra.get(leg, 0.0) + SATELLITE_HOP_COST
+    return chosen

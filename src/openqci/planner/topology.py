@@ -76,14 +76,19 @@ class PlanNetwork:
     """Sites with the trusted-node role, and the satellites (trusted relays in orbit)."""
 
     def graph(self, *, without_nodes: frozenset[str] = frozenset()) -> nx.Graph:
-        """The routing graph (link index in ``index``, route cost in ``cost``) without ``without_nodes``."""
+        """The routing graph without ``without_nodes``: each edge has its link's ``index``, its route
+        ``cost`` and ``satellite`` (a leg); each node ``satellite`` (a satellite, not a site)."""
         graph = nx.Graph()
-        graph.add_nodes_from(node for node in self.nodes if node not in without_nodes)
+        satellites = {link.site_a for link in self.links if link.kind is LinkKind.SATELLITE}
+        graph.add_nodes_from(
+            (node, {"satellite": node in satellites}) for node in self.nodes if node not in without_nodes
+        )
         for index, link in enumerate(self.links):
             if link.site_a in without_nodes or link.site_b in without_nodes:
                 continue
-            cost = SATELLITE_HOP_COST if link.kind is LinkKind.SATELLITE else 1.0
-            graph.add_edge(link.site_a, link.site_b, index=index, cost=cost)
+            satellite = link.kind is LinkKind.SATELLITE
+            cost = SATELLITE_HOP_COST if satellite else 1.0
+            graph.add_edge(link.site_a, link.site_b, index=index, cost=cost, satellite=satellite)
         return graph
 
     def link_index(self) -> dict[str, int]:
