@@ -115,7 +115,7 @@ CASES: list[tuple[list[str], str]] = [
     (["plan", "replay", "/nonexistent"], "no such file"),
     (["plan", "replay", "/nonexistent", "--speed", "0"], "--speed must be"),
     (["plan", "replay", "/nonexistent", "--port", "70000"], "--port must be in"),
-    (["plan", "optimize", "scenarios/euroqci.yaml", "--survivable"], "flow variables (limit"),
+    (["plan", "optimize", "scenarios/euroqci.yaml", "--survivable"], "no design survives every single"),
     (["plan", "sweep", "scenarios/line5.yaml", "--vary", "bogus=1"], "unknown parameter 'bogus'"),
     (["plan", "sweep", "scenarios/line5.yaml", "--vary", "days=0"], "days (simulated days) must be > 0"),
     (["plan", "sweep", "scenarios/line5.yaml", "--vary", "seed"], "write NAME=V1,V2"),

@@ -15,7 +15,7 @@ from openqci.planner.topology import build_network
 from openqci.planner.twin import run_twin
 from openqci.planner.verify import check_design
 from openqci.scenario import load_scenario
-from tests.planner.support import demand, link, scenario, site
+from tests.planner.support import chain, demand, link, scenario, site
 
 # capacities (b/s) given directly, so that the optimum can be found by hand and by enumeration
 CAPACITY = {
@@ -142,3 +142,16 @@ def test_the_twin_confirms_the_euroqci_plan_and_names_what_outages_cost() -> Non
     for failing in with_outages.failing:
         print(f"  {failing['name']}: {failing['met_fraction']:.3f} ({'; '.join(failing['causes'])})")
         assert any(cause.endswith(" h") for cause in failing["causes"]), failing  # an outage on its way
+
+
+def test_survivability_is_refused_at_once_where_a_node_cuts_a_demand_off() -> None:
+    with pytest.raises(PlanError, match=r"2 nodes each cut demands off: b \(a-d\); c \(a-d\)"):
+        optimize_design(chain(100.0), survivable=True)
+
+
+def test_a_programme_too_large_is_refused_with_its_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    import openqci.planner.optimize as optimize
+
+    monkeypatch.setattr(optimize, "MAX_VARIABLES", 4)
+    with pytest.raises(PlanError, match=r"6 flow variables \(limit 4\)"):
+        optimize_design(chain(100.0))

@@ -119,6 +119,7 @@ def optimize_design(
     sources = sorted({d.source for d in network.demands})
     links = network.links
     failures = [n for n in network.trusted_nodes if n not in endpoints] if survivable else []
+    _check_connected_without_each(network, failures)
     copies = 1 + len(failures)
     flow_count = copies * len(sources) * len(links) * 2
     if flow_count > MAX_VARIABLES:
@@ -293,6 +294,35 @@ def apply_plan(scenario: Scenario, plan: DesignPlan) -> Scenario:
         section["candidate_sites"] = []
     raw.pop("include", None)
     return Scenario.model_validate(raw)
+
+
+def _check_connected_without_each(network: PlanNetwork, failures: list[str]) -> None:
+    """Refuse survivability at once where a node's failure cuts demands off whatever is built.
+
+    A trusted node on a single-path corridor disconnects the demands beyond it even with every candidate
+    built; no programme is needed (nor, on a large network, could one of that size be solved) to say so.
+    """
+    import networkx as nx
+
+    graph = network.graph()
+    cut: dict[str, list[str]] = {}
+    for node in failures:
+        without = nx.restricted_view(graph, [node], [])
+        for demand in network.demands:
+            if demand.source != demand.destination and not nx.has_path(
+                without, demand.source, demand.destination
+            ):
+                cut.setdefault(node, []).append(demand.name)
+    if cut:
+        shown = sorted(cut.items(), key=lambda item: -len(item[1]))
+        lines = [
+            f"{node} ({', '.join(names[:4])}{', ...' if len(names) > 4 else ''})" for node, names in shown
+        ]
+        more = f" and {len(lines) - 5} more nodes" if len(lines) > 5 else ""
+        raise PlanError(
+            f"no design survives every single trusted-node failure: even with every candidate built, "
+            f"{len(cut)} nodes each cut demands off: {'; '.join(lines[:5])}{more}"
+        )
 
 
 def _infeasible_message(network: PlanNetwork, capacity: NDArray[np.float64], survivable: bool) -> str:
