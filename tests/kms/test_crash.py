@@ -46,7 +46,7 @@ def _ready(process: subprocess.Popen[bytes], port: int) -> subprocess.Popen[byte
     return wait_until_serving(process, port)
 
 
-@pytest.mark.parametrize("victim", ["kme-a", "kme-b"])
+@pytest.mark.parametrize("victim", ["kme-a", pytest.param("kme-b", marks=pytest.mark.slow)])
 def test_sigkill_mid_stream_loses_and_repeats_nothing(tmp_path, backend: Backend, victim) -> None:
     ports = {"kme-a": free_port(), "kme-b": free_port()}
     site = make_site(tmp_path, ports, backend)

@@ -319,6 +319,7 @@ def _check_stores(site: Site) -> dict[str, int]:
 # -- the test -----------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # real processes started, attacked or killed for many seconds (CI runs the slow suite too)
 def test_device_keys_flow_survive_device_and_kme_kills_and_agree(site: Site) -> None:
     device_keys = site.device_keys()
     site.start(*NAMES)

@@ -597,6 +597,7 @@ def _no_partial_block(store_path: Path, blocks: list[KeyBlock]) -> None:
         assert count == expected[block_id], f"block {block_id} holds {count} of {expected[block_id]} units"
 
 
+@pytest.mark.slow  # real processes started, attacked or killed for many seconds (CI runs the slow suite too)
 def test_a_feeder_killed_at_random_moments_stores_every_block_exactly_once(tmp_path: Path) -> None:
     rng = random.Random(20261206)
     site = make_site(tmp_path)

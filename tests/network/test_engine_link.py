@@ -74,6 +74,7 @@ def test_the_engine_links_kmes_hold_only_blocks_the_engine_made(line3: Path) -> 
     assert len(at_a & at_b) >= min(len(at_a), len(at_b)) - 1  # one block may be on its way to the other
 
 
+@pytest.mark.slow  # real processes started, attacked or killed for many seconds (CI runs the slow suite too)
 def test_intercept_resend_aborts_the_engine_blocks_and_raises_the_qber_alarm(line3: Path) -> None:
     done = openqci("network", "attack", ENGINE_LINK, "--intercept-resend", "0.5", "--state-dir", str(line3))
     assert done.returncode == 0, done.stderr

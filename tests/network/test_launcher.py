@@ -221,6 +221,7 @@ saes:
 """
 
 
+@pytest.mark.slow  # real processes started, attacked or killed for many seconds (CI runs the slow suite too)
 def test_a_stopped_network_resumes_in_place_with_its_keys(tmp_path: Path) -> None:
     scenario = tmp_path / "pair.yaml"
     scenario.write_text(PAIR)

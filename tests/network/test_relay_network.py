@@ -130,6 +130,7 @@ def keep_asking(state_dir: Path, until: Any, timeout_s: float = 20.0) -> list[li
             time.sleep(0.2)
 
 
+@pytest.mark.slow  # real processes started, attacked or killed for many seconds (CI runs the slow suite too)
 def test_a_cut_fibre_and_an_eavesdropper_are_routed_around_without_a_failed_request(mesh: Path) -> None:
     (first,) = keep_asking(mesh, lambda d: True)
     cut = "alice-n1" if first[1] == "n1" else "alice-s1"
