@@ -7,22 +7,25 @@ symbol is ``K = beta I_AB - chi_BE`` (Devetak-Winter with reverse reconciliation
 following from the covariance matrix of the entanglement-based picture, whose Gaussian attack is optimal.
 
 Notation and formulas of Lodewyck et al., "Quantum key distribution over 25 km with an all-fiber
-continuous-variable system", PRA 76, 042305 (2007), Sec. V, and Fossier, Diamanti, Debuisschert, Tualle-Brouri,
-Grangier, J. Phys. B 42, 114014 (2009), Eqs. 3-14 (``V = V_A + 1``, excess noise ``xi`` at the channel input)::
+continuous-variable system", PRA 76, 042305 (2007), and Fossier, Diamanti, Debuisschert,
+Tualle-Brouri, Grangier, J. Phys. B 42, 114014 (2009) (``V = V_A + 1``, excess noise ``xi`` at
+the channel input)::
 
     chi_line = 1/T - 1 + xi
     chi_hom = (1 - eta + v_el) / eta          chi_het = (2 - eta + 2 v_el) / eta
     chi_tot = chi_line + chi_det / T
     I_AB = (d/2) log2[(V + chi_tot) / (1 + chi_tot)]          d = 1 homodyne, 2 heterodyne
     chi_BE = G(l1) + G(l2) - G(l3) - G(l4),   G(l) = g((l - 1)/2),  g(x) = (x+1) log2(x+1) - x log2 x
-    l1,2^2 = [A +- sqrt(A^2 - 4B)]/2,  A = V^2 (1 - 2T) + 2T + T^2 (V + chi_line)^2,  B = T^2 (V chi_line + 1)^2
+    l1,2^2 = [A +- sqrt(A^2 - 4B)]/2
+    A = V^2 (1 - 2T) + 2T + T^2 (V + chi_line)^2,  B = T^2 (V chi_line + 1)^2
     l3,4^2 = [C +- sqrt(C^2 - 4D)]/2   (C, D depend on the detection, see :func:`_conditional_invariants`)
 
 The finite-size rate follows Leverrier, Grosshans, Grangier, "Finite-size analysis of a continuous-variable
-quantum key distribution", PRA 81, 062343 (2010), Eqs. 2, 8 and Sec. IV: of a block of ``N`` symbols ``m``
-estimate the channel, the rest (``n``) make key at ``(n/N)[beta I_AB - chi_BE(T_min, xi_max) - Delta(n)]``, where
-``T_min`` and ``xi_max`` are the parameter-estimation worst case and ``Delta(n)`` the privacy-amplification
-penalty. Homodyne only: that is the case the paper's estimators are written for.
+quantum key distribution", PRA 81, 062343 (2010): of a block of ``N`` symbols
+``m`` estimate the channel, the rest (``n``) make key at
+``(n/N)[beta I_AB - chi_BE(T_min, xi_max) - Delta(n)]``, where ``T_min`` and ``xi_max`` are the
+parameter-estimation worst case and ``Delta(n)`` the privacy-amplification penalty. Homodyne only: that
+is the case the paper's estimators are written for.
 """
 
 from __future__ import annotations
@@ -39,9 +42,9 @@ from openqci.physics.errors import InvalidParameterError
 from openqci.physics.validation import require_open_unit_interval, require_positive, require_probability
 
 __all__ = [
+    "ZHANG2020",
     "CvDetection",
     "CvQkdSystem",
-    "ZHANG2020",
     "cv_qkd_finite_rate",
     "cv_qkd_rate",
     "cv_qkd_rate_at_transmittance",
@@ -119,10 +122,10 @@ ZHANG2020 = CvQkdSystem(
     pilot_fraction=0.1,
     frame_error_rate=0.9,
     reference=(
-        "Zhang, Chen, Pirandola, Wang, Zhou, Chu, Zhao, Xu, Yu, Guo, PRL 125, 010502 (2020), arXiv 2001.02555, "
-        "Table I, 202.81 km column: V_A 7.65, xi 0.0081 SNU (worst case 0.0383), eta 61.34 %, v_el 0.1523, "
-        "beta 0.98, FER 0.9, loss 32.45 dB; 0.16 dB/km ultra-low-loss fibre, 5 MHz clock, 10 % reference "
-        "pulses, homodyne, trusted detector [Q]"
+        "Zhang, Chen, Pirandola, Wang, Zhou, Chu, Zhao, Xu, Yu, Guo, PRL 125, 010502 (2020), "
+        "arXiv 2001.02555, Table I, 202.81 km column: V_A 7.65, xi 0.0081 SNU (worst case 0.0383), "
+        "eta 61.34 %, v_el 0.1523, beta 0.98, FER 0.9, loss 32.45 dB; 0.16 dB/km ultra-low-loss fibre, "
+        "5 MHz clock, 10 % reference pulses, homodyne, trusted detector [Q]"
     ),
 )
 """The 202.81 km operating point of the longest-fibre GG02 experiment (6.214 bit/s with finite size)."""
@@ -141,13 +144,15 @@ def cv_qkd_rate_at_transmittance(system: CvQkdSystem, transmittance: ArrayLike) 
     """The same as :func:`cv_qkd_rate` for a channel given by its transmittance, e.g. a free-space pass."""
     t = _checked_transmittance(transmittance)
     raw = _raw_rate(system, t, np.full_like(t, system.excess_noise))
-    return np.asarray(np.where(t >= _MIN_TRANSMITTANCE, system.useful_fraction * raw, -np.inf), dtype=np.float64)
+    return np.asarray(
+        np.where(t >= _MIN_TRANSMITTANCE, system.useful_fraction * raw, -np.inf), dtype=np.float64
+    )
 
 
 def mutual_information_ab(
     system: CvQkdSystem, transmittance: ArrayLike, excess_noise: ArrayLike | None = None
 ) -> NDArray[np.float64]:
-    """Alice-Bob Shannon information per symbol, bits (Fossier 2009, Eq. 6)."""
+    """Alice-Bob Shannon information per symbol, bits (Fossier 2009)."""
     t = _checked_transmittance(transmittance)
     xi = np.broadcast_to(_excess(system, excess_noise), t.shape)
     chi_tot = _chi_line(t, xi) + _chi_detection(system) / t
@@ -159,7 +164,7 @@ def mutual_information_ab(
 def holevo_bound_be(
     system: CvQkdSystem, transmittance: ArrayLike, excess_noise: ArrayLike | None = None
 ) -> NDArray[np.float64]:
-    """Eve's Holevo information on Bob's data, bits per symbol (Fossier 2009, Eqs. 8-14)."""
+    """Eve's Holevo information on Bob's data, bits per symbol (Fossier 2009)."""
     t = _checked_transmittance(transmittance)
     xi = np.broadcast_to(_excess(system, excess_noise), t.shape)
     v = system.modulation_variance + 1.0
@@ -204,7 +209,7 @@ def cv_qkd_finite_rate(
 def worst_case_channel(
     system: CvQkdSystem, transmittance: ArrayLike, estimation_symbols: float, epsilon: float = 1e-10
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Transmittance and excess noise at the edge of their confidence intervals (Leverrier 2010, Sec. IV).
+    """Transmittance and excess noise at the edge of their confidence intervals (Leverrier 2010).
 
     Bob's data obey ``y = t x + z`` with ``t = sqrt(eta T)`` and ``Var z = 1 + v_el + eta T xi``; from ``m``
     pairs ``t`` is known to ``z_eps sqrt(Var z / (m V_A))`` and ``Var z`` to ``z_eps Var z sqrt(2/m)``, where
@@ -217,7 +222,9 @@ def worst_case_channel(
     z = -NormalDist().inv_cdf(epsilon / 2.0)
     slope = np.sqrt(eta * t)
     noise = 1.0 + v_el + eta * t * system.excess_noise
-    slope_min = np.maximum(slope - z * np.sqrt(noise / (estimation_symbols * system.modulation_variance)), 1e-300)
+    slope_min = np.maximum(
+        slope - z * np.sqrt(noise / (estimation_symbols * system.modulation_variance)), 1e-300
+    )
     noise_max = noise * (1.0 + z * np.sqrt(2.0 / estimation_symbols))
     t_min = np.minimum(slope_min**2 / eta, 1.0)
     xi_max = (noise_max - 1.0 - v_el) / (eta * t_min)
@@ -235,7 +242,7 @@ def _raw_rate(
 
 
 def _privacy_amplification_penalty(n: float, epsilon: float) -> float:
-    """Delta(n) of Leverrier 2010, Eq. 8, with dim H_X = 2 (binary reconciled key)."""
+    """Delta(n) of Leverrier 2010, with dim H_X = 2 (binary reconciled key)."""
     return float(7.0 * np.sqrt(np.log2(2.0 / epsilon) / n) + 2.0 / n * np.log2(1.0 / epsilon))
 
 

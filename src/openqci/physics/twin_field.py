@@ -1,4 +1,4 @@
-"""Asymptotic secret-key rate of sending-or-not-sending (SNS) twin-field QKD, with optional odd-parity pairing.
+"""Asymptotic secret-key rate of sending-or-not-sending (SNS) twin-field QKD, with odd-parity pairing.
 
 Alice and Bob each send a phase-randomised weak coherent pulse to an untrusted middle node (Charlie), who
 interferes them on a beam splitter and announces which of his two detectors clicked. Each single photon only
@@ -39,8 +39,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import i0e
 
+from openqci.physics.bessel import scaled_i0
 from openqci.physics.entropy import binary_entropy
 from openqci.physics.errors import InvalidParameterError
 from openqci.physics.optimise import maximise
@@ -68,7 +68,8 @@ class TwinFieldParameters:
 
     ``dark_count_prob`` is per detector and per pulse window; ``phase_error`` is ``e_d``, the probability
     that a photon lands in the wrong detector in the X windows (phase drift between the two lasers and
-    arms); ``odd_parity_pairing`` switches on AOPP error rejection.
+    arms); ``odd_parity_pairing`` runs AOPP (on by default: with the presets here it gives more key at every
+    distance, and it moves the dark-count cut-off out; off gives the plain Wang-Yu-Hu 2018 rate).
     """
 
     name: str
@@ -78,7 +79,7 @@ class TwinFieldParameters:
     ec_efficiency: float = 1.16
     fibre_attenuation_db_per_km: float = 0.2
     repetition_rate_hz: float = 1e9
-    odd_parity_pairing: bool = False
+    odd_parity_pairing: bool = True
     reference: str = ""
 
     def __post_init__(self) -> None:
@@ -127,7 +128,7 @@ def sns_counts(
     pd = params.dark_count_prob
     x = eta * mu_array
     one_sender = 2.0 * (1.0 - pd) * np.exp(-0.5 * x) - 2.0 * (1.0 - pd) ** 2 * np.exp(-x)
-    both = 2.0 * (1.0 - pd) * i0e(x) - 2.0 * (1.0 - pd) ** 2 * np.exp(-2.0 * x)
+    both = 2.0 * (1.0 - pd) * scaled_i0(x) - 2.0 * (1.0 - pd) ** 2 * np.exp(-2.0 * x)
     neither = 2.0 * pd * (1.0 - pd)
     s1 = (1.0 - pd) * (eta + 2.0 * pd * (1.0 - eta))
     e1 = (1.0 - pd) * (params.phase_error * eta + pd * (1.0 - eta)) / s1
@@ -228,10 +229,11 @@ LUCAMARINI2018 = TwinFieldParameters(
     reference=(
         "Device figures of the simulations of Lucamarini, Yuan, Dynes, Shields, Nature 557, 400 (2018): "
         "eta_det 25 %, p_dc 1e-8, f 1.15, 3 % phase misalignment [M]; 0.2 dB/km standard fibre; "
-        "clock 1 GHz [A]. Protocol: SNS (Wang, Yu, Hu 2018), not Lucamarini's own TF-QKD analysis"
+        "clock 1 GHz [A]. Protocol: SNS with AOPP (Wang-Yu-Hu 2018, Xu et al. 2020), not Lucamarini's own "
+        "TF-QKD analysis"
     ),
 )
-"""Simulation parameters after Lucamarini et al. 2018, run through the SNS analysis."""
+"""Simulation parameters after Lucamarini et al. 2018, run through the SNS-AOPP analysis."""
 
 LIU2023 = TwinFieldParameters(
     name="liu2023",
@@ -241,7 +243,6 @@ LIU2023 = TwinFieldParameters(
     ec_efficiency=1.16,
     fibre_attenuation_db_per_km=0.157,
     repetition_rate_hz=1e9,
-    odd_parity_pairing=True,
     reference=(
         "Liu et al., 'Experimental twin-field quantum key distribution over 1000 km fiber distance', "
         "PRL 130, 210801 (2023): 3-intensity SNS with AOPP [Q]; system noise about 0.02 Hz [Q], taken as "
