@@ -8,14 +8,16 @@ anything: FastAPI runs a plain function dependency in a worker thread, two threa
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
 from openqci.kms.identity import Directory
 from openqci.kms.manager import KeyManager
+from openqci.kms.requests import check_query
 
-__all__ = ["CallerKme", "CallerSae", "Manager"]
+__all__ = ["CallerKme", "Manager", "SaeCall", "sae_call"]
 
 
 def _client_pem(request: Request) -> str | None:
@@ -26,11 +28,6 @@ def _client_pem(request: Request) -> str | None:
 def _directory(request: Request) -> Directory:
     directory: Directory = request.app.state.directory
     return directory
-
-
-async def caller_sae(request: Request) -> str:
-    """Return the SAE ID of the client certificate; 401 when there is none or it is not registered."""
-    return _directory(request).sae_of(_client_pem(request))
 
 
 async def caller_kme(request: Request) -> str:
@@ -44,6 +41,30 @@ async def key_manager(request: Request) -> KeyManager:
     return manager
 
 
-CallerSae = Annotated[str, Depends(caller_sae)]
 CallerKme = Annotated[str, Depends(caller_kme)]
 Manager = Annotated[KeyManager, Depends(key_manager)]
+
+
+@dataclass(frozen=True)
+class SaeCall:
+    """What an ETSI 014 endpoint needs before it acts: the calling SAE, the key manager, the query."""
+
+    caller: str
+    manager: KeyManager
+    query: dict[str, str]
+
+
+def sae_call(*allowed_query: str) -> Any:
+    """One dependency giving an endpoint its :class:`SaeCall`, refusing query parameters not in
+    ``allowed_query``.
+
+    One dependency instead of three: FastAPI's resolution of each costs more than the key store's share of
+    an enc_keys request. The caller is checked first (401 before 400), as when they were separate.
+    """
+
+    async def read(request: Request) -> SaeCall:
+        caller = _directory(request).sae_of(_client_pem(request))
+        query = check_query(request.query_params.multi_items(), allowed_query)
+        return SaeCall(caller, request.app.state.manager, query)
+
+    return Depends(read)

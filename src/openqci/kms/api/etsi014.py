@@ -16,12 +16,12 @@ import base64
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Body, Depends, Request, Response
+from fastapi import APIRouter, Body, Response
 
-from openqci.kms.api.deps import CallerSae, Manager
+from openqci.kms.api.deps import SaeCall, sae_call
 from openqci.kms.api.models import Error, KeyContainer, KeyIds, KeyRequest, Status
 from openqci.kms.records import DeliveredKey
-from openqci.kms.requests import check_query, parse_decimal
+from openqci.kms.requests import parse_decimal
 
 __all__ = ["router"]
 
@@ -32,30 +32,22 @@ _ERRORS: dict[int | str, dict[str, object]] = {
 }
 
 
-def _strict_query(*allowed: str) -> Any:
-    """A dependency returning the request's query parameters, refusing any not in ``allowed``."""
-
-    async def read(request: Request) -> dict[str, str]:
-        return check_query(request.query_params.multi_items(), allowed)
-
-    return Depends(read)
-
-
-NoQuery = Annotated[dict[str, str], _strict_query()]
-EncKeysQuery = Annotated[dict[str, str], _strict_query("number", "size")]
-DecKeysQuery = Annotated[dict[str, str], _strict_query("key_ID")]
+NoQuery = Annotated[SaeCall, sae_call()]
+EncKeysQuery = Annotated[SaeCall, sae_call("number", "size")]
+DecKeysQuery = Annotated[SaeCall, sae_call("key_ID")]
 
 router = APIRouter(prefix="/api/v1/keys", tags=["ETSI GS QKD 014"], responses=_ERRORS)
 
 
 @router.get("/{slave_SAE_ID}/status", response_model=Status)
-async def get_status(slave_SAE_ID: str, caller: CallerSae, manager: Manager, _strict: NoQuery) -> Response:
+async def get_status(slave_SAE_ID: str, call: NoQuery) -> Response:
     """Get status (clause 5.1) of the keys for the caller and ``slave_SAE_ID``.
 
     On a link fed by a key source that reports its state (a QKD device), ``status_extension`` carries it:
     ``{"qci_link": {"link_id", "up", "reason", "blocks"}}``.
     """
-    pool = await manager.status(caller, slave_SAE_ID)
+    caller = call.caller
+    pool = await call.manager.status(caller, slave_SAE_ID)
     limits = pool.limits
     status = dict(
         source_KME_ID=pool.source_kme_id,
@@ -81,15 +73,13 @@ async def get_status(slave_SAE_ID: str, caller: CallerSae, manager: Manager, _st
 @router.get("/{slave_SAE_ID}/enc_keys", response_model=KeyContainer)
 async def get_key_simple(
     slave_SAE_ID: str,
-    caller: CallerSae,
-    manager: Manager,
-    _strict: EncKeysQuery,
+    call: EncKeysQuery,
     number: str | None = None,
     size: str | None = None,
 ) -> Response:
     """Get key (clause 5.2), GET form: only ``number`` and ``size``, as query parameters."""
-    delivery = await manager.enc_keys(
-        caller, slave_SAE_ID, number=parse_decimal(number, "number"), size=parse_decimal(size, "size")
+    delivery = await call.manager.enc_keys(
+        call.caller, slave_SAE_ID, number=parse_decimal(number, "number"), size=parse_decimal(size, "size")
     )
     return _container(delivery.keys, delivery.extension)
 
@@ -97,15 +87,13 @@ async def get_key_simple(
 @router.post("/{slave_SAE_ID}/enc_keys", response_model=KeyContainer)
 async def get_key(
     slave_SAE_ID: str,
-    caller: CallerSae,
-    manager: Manager,
-    _strict: NoQuery,
+    call: NoQuery,
     request: Annotated[KeyRequest | None, Body()] = None,
 ) -> Response:
     """Get key (clause 5.2), POST form with a Key request; an empty body means all defaults."""
     request = request or KeyRequest()
-    delivery = await manager.enc_keys(
-        caller,
+    delivery = await call.manager.enc_keys(
+        call.caller,
         slave_SAE_ID,
         number=request.number,
         size=request.size,
@@ -116,20 +104,16 @@ async def get_key(
 
 
 @router.get("/{master_SAE_ID}/dec_keys", response_model=KeyContainer)
-async def get_key_with_key_id(
-    master_SAE_ID: str, caller: CallerSae, manager: Manager, _strict: DecKeysQuery, key_ID: str
-) -> Response:
+async def get_key_with_key_id(master_SAE_ID: str, call: DecKeysQuery, key_ID: str) -> Response:
     """Get key with key IDs (clause 5.3), GET form: one ``key_ID`` as a query parameter."""
-    return _container(await manager.dec_keys(caller, master_SAE_ID, [key_ID]))
+    return _container(await call.manager.dec_keys(call.caller, master_SAE_ID, [key_ID]))
 
 
 @router.post("/{master_SAE_ID}/dec_keys", response_model=KeyContainer)
-async def get_key_with_key_ids(
-    master_SAE_ID: str, caller: CallerSae, manager: Manager, _strict: NoQuery, key_ids: KeyIds
-) -> Response:
+async def get_key_with_key_ids(master_SAE_ID: str, call: NoQuery, key_ids: KeyIds) -> Response:
     """Get key with key IDs (clause 5.3), POST form with a Key IDs object."""
     key_id_list = [entry.key_ID for entry in key_ids.key_IDs]
-    return _container(await manager.dec_keys(caller, master_SAE_ID, key_id_list))
+    return _container(await call.manager.dec_keys(call.caller, master_SAE_ID, key_id_list))
 
 
 def _container(keys: list[DeliveredKey], extension: dict[str, Any] | None = None) -> Response:
