@@ -47,6 +47,8 @@ def uvicorn_config(
         log_level=log_level,
         log_config=log_config,
         access_log=False,
+        # no proxy stands in front of a KME: a client's X-Forwarded-For must not rename it in the logs
+        proxy_headers=False,
         timeout_keep_alive=max(1, int(serving.keep_alive_timeout_s)),
         timeout_graceful_shutdown=5,
         lifespan="on",

@@ -94,6 +94,7 @@ def uvicorn_config(
         http=protocol_factory(ServerSide.from_config(serving, context)),
         log_level="warning",
         access_log=False,
+        proxy_headers=False,  # the controller is reached directly, never through a proxy it should trust
         lifespan="off",
         timeout_keep_alive=max(1, int(serving.keep_alive_timeout_s)),
         log_config=None,
