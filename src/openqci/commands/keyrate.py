@@ -21,8 +21,15 @@ EnumT = TypeVar("EnumT", bound=Enum)
 
 
 def keyrate(
-    protocol: Annotated[str, typer.Option(help="decoy-bb84, bbm92 or plob.")] = "decoy-bb84",
-    preset: Annotated[str, typer.Option(help="Device preset (see `openqci presets`).")] = "gys2004",
+    protocol: Annotated[
+        str, typer.Option(help="decoy-bb84, bbm92, plob, tf-qkd, mdi-qkd, cv-qkd or cow.")
+    ] = "decoy-bb84",
+    preset: Annotated[
+        str | None,
+        typer.Option(
+            help="Device preset (see `openqci presets`; tf-qkd, mdi-qkd, cv-qkd and cow have their own)."
+        ),
+    ] = None,
     distance_km: Annotated[
         float | None, typer.Option("--distance-km", help="Fibre length in km (default 50).")
     ] = None,
@@ -51,7 +58,19 @@ def keyrate(
 ) -> None:
     """Secret key rate of a protocol over fibre (bits per pulse and per second)."""
     from openqci.physics import DecoyMethod, Protocol, get_preset, max_distance_km, secret_key_rate
+    from openqci.physics.catalogue import CATALOGUE
 
+    if protocol in CATALOGUE:
+        given = {"--mu": mu, "--decoys": decoys, "--block-size": block_size}
+        ignored = [name for name, value in given.items() if value is not None]
+        if ignored:
+            verb = "does" if len(ignored) == 1 else "do"
+            fail(f"--protocol {protocol} optimises its own settings: {' and '.join(ignored)} {verb} not apply")
+        _refuse_contradictions_of_max_distance(max_distance, sweep=sweep, distance_km=distance_km, plot=plot)
+        if sweep is not None and distance_km is not None:
+            fail("give --sweep START:STOP:STEP or --distance-km, not both")
+        _catalogue_keyrate(protocol, preset, distance_km, sweep, plot, max_distance, json_output)
+        return
     chosen = _choice(Protocol, protocol, "protocol")
     method = _choice(DecoyMethod, decoys or "infinite", "decoys")
     _refuse_contradictions(
@@ -60,7 +79,7 @@ def keyrate(
     _refuse_contradictions_of_max_distance(max_distance, sweep=sweep, distance_km=distance_km, plot=plot)
     if plot is not None:
         check_figure_path("--plot", plot)
-    system = get_preset(preset)
+    system = get_preset(preset or "gys2004")
     if max_distance:
         found = max_distance_km(
             system, protocol=chosen, mu=mu, decoys=method, block_size=block_size, epsilon=epsilon
@@ -77,6 +96,42 @@ def keyrate(
     )
     if plot is not None:
         _plot(result, system, distances, plot)
+    records = result.records()
+    if json_output:
+        print_json(records if sweep is not None else records[0])
+    else:
+        _table(records)
+
+
+def _catalogue_keyrate(
+    protocol: str,
+    preset: str | None,
+    distance_km: float | None,
+    sweep: str | None,
+    plot: Path | None,
+    max_distance: bool,
+    json_output: bool,
+) -> None:
+    """``keyrate`` for the protocols of :mod:`openqci.physics.catalogue` (their own presets and models)."""
+    from openqci.physics.catalogue import catalogue_plob, catalogue_rate, catalogue_reach_km
+
+    if plot is not None:
+        check_figure_path("--plot", plot)
+        if sweep is None:
+            fail("--plot needs --sweep START:STOP:STEP")
+    if max_distance:
+        _report_max_distance(catalogue_reach_km(protocol, preset), json_output)
+        return
+    if distance_km is not None and not (distance_km >= 0 and np.isfinite(distance_km)):
+        fail(f"--distance-km must be a finite number >= 0, got {distance_km!r}")
+    distances = (
+        parse_sweep(sweep) if sweep is not None else np.array([50.0 if distance_km is None else distance_km])
+    )
+    result = catalogue_rate(protocol, preset, distances)
+    if plot is not None:
+        from openqci.reports import plot_rate_versus_distance
+
+        plot_rate_versus_distance([result], plot, bound=catalogue_plob(protocol, preset, distances))
     records = result.records()
     if json_output:
         print_json(records if sweep is not None else records[0])

@@ -48,7 +48,8 @@ class KeyRateResult:
     are NaN. ``block_size`` and ``epsilon`` are set for finite-key results only.
     """
 
-    protocol: Protocol
+    protocol: Protocol | str
+    """A :class:`Protocol`, or the name of a protocol of :mod:`openqci.physics.catalogue`."""
     preset: str
     decoys: DecoyMethod | None
     distance_km: NDArray[np.float64]
