@@ -31,7 +31,7 @@ NETWORK_RUN = (
     "openqci network down",
 )
 SLOW_LINES = ("openqci link run",)
-WRITTEN = ("rate.png", "pass.png", "pki", "scenario.schema.json")
+WRITTEN = ("rate.png", "tf-qkd.png", "pass.png", "pki", "scenario.schema.json")
 
 
 def _block(after_heading: str, language: str) -> str:

@@ -165,6 +165,10 @@ def _system(preset: str, device: str | None, length_km: float, loss_db: float | 
     return link_system(preset, settings, length_km=length_km, loss_db=loss_db)
 
 
+_UNTRUSTED_MIDDLE = ("tf-qkd", "mdi-qkd")
+"""Protocols whose models are in :mod:`openqci.physics.catalogue` (an untrusted node in the middle)."""
+
+
 @lru_cache(maxsize=4096)
 def link_physics(
     preset: str | QkdSystem, protocol: str, length_km: float, intercept_resend: float
@@ -181,6 +185,11 @@ def link_physics(
     >>> link_physics("yuan2018", "decoy-bb84", 25.0, 0.3)[0]
     0.0
     """
+    if protocol in _UNTRUSTED_MIDDLE:
+        from openqci.physics.catalogue import attacked_link_rate
+
+        assert isinstance(preset, str)  # these links name a preset and have no device settings
+        return attacked_link_rate(protocol, preset, length_km, intercept_resend)
     system = get_preset(preset) if isinstance(preset, str) else preset
     added = intercept_resend / 4.0
     baseline = secret_key_rate(system, length_km, protocol=Protocol(protocol))

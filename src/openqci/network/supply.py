@@ -56,6 +56,21 @@ def link_supply(scenario: Scenario, link: FibreLink) -> LinkSupply:
     8.0
     """
     length_km = scenario.link_length_km(link)
+    if link.protocol.untrusted_middle:
+        from openqci.physics.catalogue import catalogue_rate
+
+        result = catalogue_rate(link.protocol.value, link.preset, length_km)
+        return LinkSupply(
+            link=link.name,
+            site_a=link.site_a,
+            site_b=link.site_b,
+            preset=link.preset,
+            protocol=str(link.protocol),
+            length_km=length_km,
+            loss_db=float(result.channel_loss_db[0]),
+            expected_key_rate_bps=float(result.secret_key_rate_bps[0]),
+            system=link.preset,
+        )
     system = scenario.link_system(link)
     result = secret_key_rate(system, length_km, protocol=link.protocol.physics_protocol)
     return LinkSupply(

@@ -16,7 +16,7 @@ so beside each figure.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -26,7 +26,15 @@ from openqci.physics.errors import UnknownPresetError
 from openqci.physics.keyrate import KeyRateResult
 from openqci.physics.plob import plob_bound
 
-__all__ = ["CATALOGUE", "CatalogueEntry", "catalogue_plob", "catalogue_rate", "catalogue_reach_km"]
+__all__ = [
+    "CATALOGUE",
+    "CatalogueEntry",
+    "attacked_link_rate",
+    "catalogue_entry",
+    "catalogue_plob",
+    "catalogue_rate",
+    "catalogue_reach_km",
+]
 
 _REACH_LIMIT_KM = 2000.0
 
@@ -42,6 +50,13 @@ class CatalogueEntry:
     """Key bits per pulse (per symbol for CV-QKD), unclipped: negative or -inf where there is none."""
     pulses_per_second: Callable[[Any], float]
     attenuation_db_per_km: Callable[[Any], float]
+    qber: Callable[[Any, NDArray[np.float64]], NDArray[np.float64]] | None = None
+    """Bit-error rate of the key windows at the optimal settings (None where the protocol has none)."""
+    with_added_error: Callable[[Any, float], Any] | None = None
+    """The preset with ``added`` more intrinsic error (an eavesdropper's share): None where the model
+    has no such parameter."""
+    untrusted_middle: bool = False
+    """Whether the link runs through an untrusted node in the middle (which measures and holds no key)."""
 
     @property
     def default_preset(self) -> str:
@@ -51,6 +66,15 @@ class CatalogueEntry:
 def _twin_field() -> CatalogueEntry:
     from openqci.physics import twin_field
 
+    def qber(params: Any, distances: NDArray[np.float64]) -> NDArray[np.float64]:
+        _, epsilon, mu = twin_field.twin_field_settings(params, distances)
+        counts = twin_field.sns_counts(params, params.arm_efficiency(distances), epsilon, mu)
+        total, errors = counts.sent_total + counts.idle_total, counts.sent_errors + counts.idle_errors
+        if params.odd_parity_pairing:  # the bits that reach error correction are the paired ones
+            _, _, total, errors = twin_field.pair_odd_parity(counts)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(total > 0, errors / total, 0.5)
+
     return CatalogueEntry(
         "tf-qkd",
         "twin-field (sending-or-not-sending, odd-parity pairing), untrusted middle node",
@@ -58,11 +82,19 @@ def _twin_field() -> CatalogueEntry:
         twin_field.twin_field_rate,
         lambda p: float(p.repetition_rate_hz),
         lambda p: float(p.fibre_attenuation_db_per_km),
+        qber,
+        lambda p, added: replace(p, phase_error=min(0.5, p.phase_error + added)),
+        untrusted_middle=True,
     )
 
 
 def _mdi() -> CatalogueEntry:
     from openqci.physics import mdi
+
+    def qber(params: Any, distances: NDArray[np.float64]) -> NDArray[np.float64]:
+        _, mu = mdi.mdi_settings(params, distances)
+        eta = params.arm_efficiency(distances)
+        return mdi.mdi_signal_statistics(params, eta, eta, mu, mu)[1]
 
     return CatalogueEntry(
         "mdi-qkd",
@@ -71,6 +103,9 @@ def _mdi() -> CatalogueEntry:
         mdi.mdi_rate,
         lambda p: float(p.repetition_rate_hz),
         lambda p: float(p.fibre_attenuation_db_per_km),
+        qber,
+        lambda p, added: replace(p, misalignment=min(0.5, p.misalignment + added)),
+        untrusted_middle=True,
     )
 
 
@@ -125,6 +160,7 @@ def catalogue_rate(protocol: str, preset: str | None, distance_km: ArrayLike) ->
     distances = np.atleast_1d(np.asarray(distance_km, dtype=np.float64))
     rate = np.nan_to_num(entry.rate_per_pulse(params, distances), nan=0.0, neginf=0.0)
     blank = np.full(distances.shape, np.nan)
+    qber = blank if entry.qber is None else np.asarray(entry.qber(params, distances), dtype=np.float64)
     return KeyRateResult(
         protocol=protocol,
         preset=name,
@@ -133,7 +169,7 @@ def catalogue_rate(protocol: str, preset: str | None, distance_km: ArrayLike) ->
         channel_loss_db=distances * entry.attenuation_db_per_km(params),
         mu=blank,
         gain=blank,
-        qber=blank,
+        qber=qber,
         secret_key_rate_per_pulse=np.maximum(rate, 0.0),
         repetition_rate_hz=entry.pulses_per_second(params),
     )
@@ -176,3 +212,30 @@ def catalogue_reach_km(protocol: str, preset: str | None) -> float:
         else:
             high = middle
     return low
+
+
+def catalogue_entry(protocol: str) -> CatalogueEntry:
+    """The entry of ``protocol`` (a key of :data:`CATALOGUE`)."""
+    return CATALOGUE[protocol]()
+
+
+def attacked_link_rate(
+    protocol: str, preset: str, length_km: float, intercept_resend: float
+) -> tuple[float, float]:
+    """Key rate (bit/s) and QBER of a link with an intercept-resend eavesdropper on a share of the pulses.
+
+    As for BB84 links (:func:`openqci.network.link_simulator.link_physics`), the eavesdropper adds a
+    quarter of her share to the errors; the rate is the model's with that much more intrinsic error. A
+    protocol whose model has no error parameter makes no key under attack.
+    """
+    entry, _, params = _entry_and_preset(protocol, preset)
+    baseline = catalogue_rate(protocol, preset, length_km)
+    base_qber = float(np.nan_to_num(baseline.qber[0], nan=0.0))
+    added = intercept_resend / 4.0
+    if added == 0.0:
+        return float(baseline.secret_key_rate_bps[0]), base_qber
+    if entry.with_added_error is None:
+        return 0.0, min(0.5, base_qber + added)
+    attacked = entry.with_added_error(params, added)
+    rate = np.maximum(np.nan_to_num(entry.rate_per_pulse(attacked, np.array([length_km])), neginf=0.0), 0.0)
+    return float(rate[0]) * entry.pulses_per_second(params), min(0.5, base_qber + added)

@@ -51,6 +51,7 @@ __all__ = [
     "LUCAMARINI2018",
     "SnsCounts",
     "TwinFieldParameters",
+    "pair_odd_parity",
     "sns_counts",
     "sns_key_rate",
     "twin_field_rate",
@@ -153,7 +154,7 @@ def sns_key_rate(
     """Secret key per pulse at fixed settings, unclipped: negative where no key can be made."""
     counts = sns_counts(params, arm_efficiency, epsilon, mu)
     if params.odd_parity_pairing:
-        untagged, phase, total, errors = _after_pairing(counts)
+        untagged, phase, total, errors = pair_odd_parity(counts)
     else:
         untagged = counts.sent_untagged + counts.idle_untagged
         phase = counts.untagged_phase_error
@@ -165,7 +166,7 @@ def sns_key_rate(
     return np.asarray(rate, dtype=np.float64)
 
 
-def _after_pairing(
+def pair_odd_parity(
     counts: SnsCounts,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """Untagged bits, their phase-flip rate, kept bits and kept errors after AOPP (Xu et al. 2020)."""

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
+from openqci.physics.catalogue import CATALOGUE, catalogue_rate
 from openqci.physics.keyrate import secret_key_rate
 from openqci.physics.presets import get_preset
 from openqci.physics.protocols import Protocol
@@ -62,7 +63,10 @@ def fibre_rates_bps(network: PlanNetwork) -> NDArray[np.float64]:
             groups.setdefault((link.preset, link.protocol), []).append(index)
     for (preset, protocol), indices in groups.items():
         lengths = np.array([network.links[i].length_km for i in indices])
-        result = secret_key_rate(get_preset(preset), lengths, protocol=Protocol(protocol))
+        if protocol in CATALOGUE:
+            result = catalogue_rate(protocol, preset, lengths)
+        else:
+            result = secret_key_rate(get_preset(preset), lengths, protocol=Protocol(protocol))
         rates[indices] = np.nan_to_num(np.asarray(result.secret_key_rate_bps, dtype=float), nan=0.0)
     return np.maximum(rates, 0.0)
 

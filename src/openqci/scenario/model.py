@@ -13,6 +13,7 @@ Schema, generated from these models by :func:`scenario_json_schema`, is ``docs/s
 
 from __future__ import annotations
 
+import itertools
 import os
 from datetime import datetime
 from enum import StrEnum
@@ -89,6 +90,9 @@ class SiteRole(StrEnum):
     """An optical ground station that receives key from satellites."""
     USER_SITE = "user-site"
     """A partner's premises where applications (SAEs) use keys."""
+    UNTRUSTED_NODE = "untrusted-node"
+    """The measuring node in the middle of a twin-field or MDI link: it learns nothing of the key, holds
+    none and relays none, so it runs no KME and is no hop of any route."""
 
 
 class LinkProtocol(StrEnum):
@@ -96,10 +100,22 @@ class LinkProtocol(StrEnum):
 
     DECOY_BB84 = "decoy-bb84"
     BBM92 = "bbm92"
+    TF_QKD = "tf-qkd"
+    """Twin-field: the two ends send to an untrusted node in the middle (``middle_site``)."""
+    MDI_QKD = "mdi-qkd"
+    """Measurement-device-independent: the same, with a Bell-state measurement in the middle."""
+
+    @property
+    def untrusted_middle(self) -> bool:
+        """Whether the link runs through an untrusted measuring node (:mod:`openqci.physics.catalogue`)."""
+        return self in (LinkProtocol.TF_QKD, LinkProtocol.MDI_QKD)
 
     @property
     def physics_protocol(self) -> Protocol:
-        """The key-rate model of :mod:`openqci.physics.keyrate` for this protocol."""
+        """The key-rate model of :mod:`openqci.physics.keyrate` for this protocol (not the untrusted-middle
+        protocols, whose models are in :mod:`openqci.physics.catalogue`)."""
+        if self.untrusted_middle:
+            raise ValueError(f"{self.value} has its model in openqci.physics.catalogue")
         return Protocol(self.value)
 
 
@@ -150,6 +166,8 @@ class Site(_Entry):
             raise ValueError("a role is listed twice")
         if SiteRole.TRUSTED_NODE in roles and SiteRole.KME not in roles:
             raise ValueError("a trusted node relays keys through its KME: add the role 'kme'")
+        if SiteRole.UNTRUSTED_NODE in roles and SiteRole.KME in roles:
+            raise ValueError("an untrusted node holds no key: it cannot have the role 'kme' as well")
         return roles
 
     @property
@@ -196,10 +214,14 @@ class FibreLink(_Entry):
     """One end (a site with the kme role)."""
     site_b: Name
     """The other end (a site with the kme role)."""
-    preset: PresetName
-    """Device preset of openqci.physics (see `openqci presets`)."""
     protocol: LinkProtocol = LinkProtocol.DECOY_BB84
     """QKD protocol run on the link."""
+    preset: str = Field(min_length=1, max_length=64)
+    """Device preset of openqci.physics (see `openqci presets`); tf-qkd and mdi-qkd links name one of
+    their protocol's presets (`openqci keyrate --protocol tf-qkd --preset NAME`)."""
+    middle_site: Name | None = None
+    """For tf-qkd and mdi-qkd: the untrusted node in the middle (a site with the untrusted-node role);
+    without ``length_km`` the fibre runs from site_a through it to site_b."""
     length_km: float | None = Field(default=None, gt=0.0)
     """Fibre length; when absent, the great-circle distance between the ends times route_factor."""
     route_factor: float = Field(default=DEFAULT_ROUTE_FACTOR, ge=1.0, le=5.0)
@@ -214,9 +236,40 @@ class FibreLink(_Entry):
     loss_db: float | None = Field(default=None, gt=0.0, le=100.0)
     """Measured span loss; replaces the length times the fibre attenuation."""
 
+    @field_validator("preset")
+    @classmethod
+    def _preset_of_protocol(cls, preset: str, info: ValidationInfo) -> str:
+        protocol = info.data.get("protocol", LinkProtocol.DECOY_BB84)
+        if not protocol.untrusted_middle:
+            return _known_preset(preset)
+        from openqci.physics.catalogue import catalogue_entry
+
+        presets = catalogue_entry(protocol.value).presets
+        if preset not in presets:
+            choices = ", ".join(presets)
+            raise ValueError(
+                f"unknown preset {preset!r} for protocol {protocol.value}; choose one of: {choices}"
+            )
+        return preset
+
+    @model_validator(mode="after")
+    def _untrusted_middle_fits(self) -> FibreLink:
+        if not self.protocol.untrusted_middle:
+            if self.middle_site is not None:
+                raise ValueError("middle_site applies to tf-qkd and mdi-qkd links only")
+            return self
+        given = [name for name in ("device", "loss_db") if getattr(self, name) is not None]
+        if given:
+            raise ValueError(f"{' and '.join(given)} apply to decoy-bb84 and bbm92 links only")
+        if self.source is KeySourceKind.ENGINE:
+            raise ValueError(
+                f"the link engine runs decoy BB84: source engine cannot run {self.protocol.value}"
+            )
+        return self
+
     @model_validator(mode="after")
     def _device_fits_preset(self) -> FibreLink:
-        if self.device is not None:
+        if self.device is not None and not self.protocol.untrusted_middle:
             check_device(self.preset, self.device)
         return self
 
@@ -420,9 +473,18 @@ class Scenario(_Entry):
         """Fibre length of ``link``: as stated, or great-circle distance between its ends times its factor."""
         if link.length_km is not None:
             return link.length_km
-        a, b = self.sites_by_name[link.site_a], self.sites_by_name[link.site_b]
-        distance_km = great_circle_km(a.latitude_deg, a.longitude_deg, b.latitude_deg, b.longitude_deg)
-        return float(distance_km) * link.route_factor
+        sites = self.sites_by_name
+        names = (
+            [link.site_a, link.site_b]
+            if link.middle_site is None
+            else [link.site_a, link.middle_site, link.site_b]
+        )
+        stops = [sites[name] for name in names]
+        distance_km = sum(
+            float(great_circle_km(p.latitude_deg, p.longitude_deg, q.latitude_deg, q.longitude_deg))
+            for p, q in itertools.pairwise(stops)
+        )
+        return distance_km * link.route_factor
 
     def link_system(self, link: FibreLink) -> QkdSystem:
         """The QKD system ``link`` runs: its preset, its ``device`` settings and its measured loss."""

@@ -49,6 +49,15 @@ def _kme_site(sites: dict[str, Site], name: str) -> str | None:
     return None
 
 
+def _untrusted_site(sites: dict[str, Site], name: str) -> str | None:
+    """What is wrong with ``name`` as the untrusted middle node of a link, or None."""
+    if name not in sites:
+        return f"unknown site {name!r}"
+    if "untrusted-node" not in sites[name].roles:  # SiteRole is a StrEnum: compares with its value
+        return f"site {name!r} has no 'untrusted-node' role"
+    return None
+
+
 def _link_problems(scenario: Scenario) -> Iterable[tuple[Location, str]]:
     sites = scenario.sites_by_name
     pairs: dict[frozenset[str], str] = {}
@@ -57,6 +66,10 @@ def _link_problems(scenario: Scenario) -> Iterable[tuple[Location, str]]:
             problem = _kme_site(sites, getattr(link, field))
             if problem:
                 yield ("links", index, field), problem
+        if link.middle_site is not None:
+            problem = _untrusted_site(sites, link.middle_site)
+            if problem:
+                yield ("links", index, "middle_site"), problem
         pair = frozenset((link.site_a, link.site_b))
         if pair in pairs:
             yield ("links", index, "site_b"), f"link {pairs[pair]!r} already joins these sites"
