@@ -65,7 +65,9 @@ def keyrate(
         ignored = [name for name, value in given.items() if value is not None]
         if ignored:
             verb = "does" if len(ignored) == 1 else "do"
-            fail(f"--protocol {protocol} optimises its own settings: {' and '.join(ignored)} {verb} not apply")
+            fail(
+                f"--protocol {protocol} optimises its own settings: {' and '.join(ignored)} {verb} not apply"
+            )
         _refuse_contradictions_of_max_distance(max_distance, sweep=sweep, distance_km=distance_km, plot=plot)
         if sweep is not None and distance_km is not None:
             fail("give --sweep START:STOP:STEP or --distance-km, not both")
