@@ -42,9 +42,9 @@ from numpy.typing import ArrayLike, NDArray
 
 from openqci.physics.bessel import scaled_i0
 from openqci.physics.entropy import binary_entropy
-from openqci.physics.errors import InvalidParameterError
+from openqci.physics.middle_node import arm_efficiency, check_common_devices
 from openqci.physics.optimise import maximise
-from openqci.physics.validation import require_non_negative, require_positive, require_probability
+from openqci.physics.validation import require_non_negative, require_probability
 
 __all__ = [
     "LIU2023",
@@ -84,21 +84,18 @@ class TwinFieldParameters:
     reference: str = ""
 
     def __post_init__(self) -> None:
-        require_probability("detector_efficiency", self.detector_efficiency)
-        if self.detector_efficiency <= 0:
-            raise InvalidParameterError("detector_efficiency must be > 0")
-        require_probability("dark_count_prob", self.dark_count_prob)
+        check_common_devices(
+            detector_efficiency=self.detector_efficiency,
+            dark_count_prob=self.dark_count_prob,
+            fibre_attenuation_db_per_km=self.fibre_attenuation_db_per_km,
+            repetition_rate_hz=self.repetition_rate_hz,
+            ec_efficiency=self.ec_efficiency,
+        )
         require_probability("phase_error", self.phase_error)
-        require_non_negative("fibre_attenuation_db_per_km", self.fibre_attenuation_db_per_km)
-        require_positive("repetition_rate_hz", self.repetition_rate_hz)
-        if not self.ec_efficiency >= 1.0:
-            raise InvalidParameterError(f"ec_efficiency must be >= 1, got {self.ec_efficiency!r}")
 
     def arm_efficiency(self, distance_km: ArrayLike) -> NDArray[np.float64]:
         """``eta_s``: one arm (half the distance) times the detector efficiency, so ``sqrt(eta) eta_d``."""
-        distance = require_non_negative("distance_km", distance_km)
-        half_loss_db = 0.5 * distance * self.fibre_attenuation_db_per_km
-        return np.asarray(self.detector_efficiency * 10.0 ** (-half_loss_db / 10.0), dtype=np.float64)
+        return arm_efficiency(self.detector_efficiency, self.fibre_attenuation_db_per_km, distance_km)
 
 
 @dataclass(frozen=True)
