@@ -29,6 +29,12 @@ CASES: list[tuple[list[str], str]] = [
     (["keyrate", "--sweep", "10:0:1"], "STOP >= START"),
     (["keyrate", "--protocol", "bb85"], "unknown protocol"),
     (["keyrate", "--protocol", "tf-qkd", "--mu", "0.3"], "--mu does not apply"),
+    (["keyrate", "--bound", "chernoff"], "give --block-size too"),
+    (["keyrate", "--block-size", "1e8", "--bound", "bogus"], "unknown finite-key bound 'bogus'"),
+    (
+        ["keyrate", "--protocol", "bbm92", "--block-size", "1e8", "--bound", "chernoff"],
+        "applies to finite-key",
+    ),
     (["keyrate", "--protocol", "cow", "--preset", "gys2004"], "choose one of: walenta2014"),
     (["keyrate", "--protocol", "mdi-qkd", "--distance-km", "-1"], "--distance-km must be"),
     (["keyrate", "--protocol", "cv-qkd", "--max-distance", "--sweep", "0:10:1"], "--max-distance finds"),

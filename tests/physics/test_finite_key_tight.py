@@ -211,3 +211,14 @@ def test_one_decoy_makes_key_at_2_db_but_less_than_two_decoys_on_this_noisy_syst
     one = tight_finite_key_rate(YUAN, eta, block_size=1e8, epsilon_sec=EPSILON, decoys=1).rate_per_pulse
     two = tight_finite_key_rate(YUAN, eta, block_size=1e8, epsilon_sec=EPSILON).rate_per_pulse
     assert 0 < float(one[0]) < float(two[0])
+
+
+def test_secret_key_rate_and_the_cli_reach_the_chernoff_bound() -> None:
+    from openqci.physics import get_preset, secret_key_rate
+
+    system = get_preset("yuan2018")
+    lim = secret_key_rate(system, 10.0, block_size=1e8)
+    tight = secret_key_rate(system, 10.0, block_size=1e8, finite_bound="chernoff")
+    assert (lim.finite_bound, tight.finite_bound) == ("lim2014", "chernoff")
+    assert float(tight.secret_key_rate_bps) > 1.1 * float(lim.secret_key_rate_bps)
+    assert tight.records()[0]["finite_bound"] == "chernoff"

@@ -44,6 +44,12 @@ def keyrate(
         float | None, typer.Option("--block-size", help="Finite key: key-basis detections per block.")
     ] = None,
     epsilon: Annotated[float, typer.Option(help="Finite-key secrecy parameter, in (0, 1).")] = 1e-10,
+    bound: Annotated[
+        str | None,
+        typer.Option(
+            help="Finite-key analysis: lim2014 (default), chernoff or one-decoy (needs --block-size)."
+        ),
+    ] = None,
     sweep: Annotated[
         str | None, typer.Option(help="START:STOP:STEP in km, instead of --distance-km.")
     ] = None,
@@ -61,7 +67,7 @@ def keyrate(
     from openqci.physics.catalogue import CATALOGUE
 
     if protocol in CATALOGUE:
-        given = {"--mu": mu, "--decoys": decoys, "--block-size": block_size}
+        given = {"--mu": mu, "--decoys": decoys, "--block-size": block_size, "--bound": bound}
         ignored = [name for name, value in given.items() if value is not None]
         if ignored:
             verb = "does" if len(ignored) == 1 else "do"
@@ -75,6 +81,8 @@ def keyrate(
         return
     chosen = _choice(Protocol, protocol, "protocol")
     method = _choice(DecoyMethod, decoys or "infinite", "decoys")
+    if bound is not None and block_size is None:
+        fail(f"--bound {bound} is a finite-key analysis: give --block-size too")
     _refuse_contradictions(
         chosen, mu=mu, decoys=decoys, block_size=block_size, sweep=sweep, distance_km=distance_km
     )
@@ -84,7 +92,13 @@ def keyrate(
     system = get_preset(preset or "gys2004")
     if max_distance:
         found = max_distance_km(
-            system, protocol=chosen, mu=mu, decoys=method, block_size=block_size, epsilon=epsilon
+            system,
+            protocol=chosen,
+            mu=mu,
+            decoys=method,
+            block_size=block_size,
+            epsilon=epsilon,
+            finite_bound=bound or "lim2014",
         )
         _report_max_distance(found, json_output)
         return
@@ -94,7 +108,14 @@ def keyrate(
     if plot is not None and sweep is None:
         fail("--plot needs --sweep START:STOP:STEP")
     result = secret_key_rate(
-        system, distances, protocol=chosen, mu=mu, decoys=method, block_size=block_size, epsilon=epsilon
+        system,
+        distances,
+        protocol=chosen,
+        mu=mu,
+        decoys=method,
+        block_size=block_size,
+        epsilon=epsilon,
+        finite_bound=bound or "lim2014",
     )
     if plot is not None:
         _plot(result, system, distances, plot)

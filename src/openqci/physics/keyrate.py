@@ -25,7 +25,10 @@ from openqci.physics.plob import plob_bound
 from openqci.physics.protocols import Protocol
 from openqci.physics.validation import require_non_negative, require_open_unit_interval
 
-__all__ = ["KeyRateResult", "Protocol", "max_distance_km", "secret_key_rate"]
+__all__ = ["FINITE_BOUNDS", "KeyRateResult", "Protocol", "max_distance_km", "secret_key_rate"]
+
+FINITE_BOUNDS = ("lim2014", "chernoff", "one-decoy")
+"""The finite-key analyses of decoy BB84 (``secret_key_rate(..., finite_bound=...)``)."""
 
 _MU_RANGE = (1e-3, 1.5)
 _SEARCH_LIMIT_KM = 2000.0
@@ -61,6 +64,8 @@ class KeyRateResult:
     repetition_rate_hz: float
     block_size: float | None = None
     epsilon: float | None = None
+    finite_bound: str | None = None
+    """The finite-key analysis (finite-key results only): lim2014, chernoff or one-decoy."""
 
     @property
     def secret_key_rate_bps(self) -> NDArray[np.float64]:
@@ -88,6 +93,7 @@ class KeyRateResult:
             if self.block_size is not None:
                 row["block_size"] = self.block_size
                 row["epsilon"] = self.epsilon
+                row["finite_bound"] = self.finite_bound
             rows.append(row)
         return rows
 
@@ -102,6 +108,7 @@ def secret_key_rate(
     block_size: float | None = None,
     epsilon: float = 1e-10,
     secrecy_per_bit: float | None = None,
+    finite_bound: str = "lim2014",
 ) -> KeyRateResult:
     """Secret key rate of ``system`` over fibre of each length in ``distance_km``.
 
@@ -124,6 +131,9 @@ def secret_key_rate(
     secrecy_per_bit
         Instead of a fixed ``epsilon``, Lim et al.'s convention for their figures: ``epsilon_sec = kappa *
         l`` with ``l`` the key length (they take kappa = 1e-15). Finite key only.
+    finite_bound
+        The finite-key analysis: ``lim2014`` (Lim et al. 2014), ``chernoff`` (the same structure with
+        Chernoff bounds, :mod:`openqci.physics.finite_key_tight`) or ``one-decoy`` (Rusca et al. 2018).
 
     Raises
     ------
@@ -147,6 +157,16 @@ def secret_key_rate(
         require_open_unit_interval("secrecy_per_bit", secrecy_per_bit)
         if block_size is None or protocol is not Protocol.DECOY_BB84:
             raise InvalidParameterError("secrecy_per_bit applies to finite-key decoy BB84 (give block_size)")
+    if finite_bound not in FINITE_BOUNDS:
+        raise InvalidParameterError(
+            f"unknown finite-key bound {finite_bound!r}; choose one of: {', '.join(FINITE_BOUNDS)}"
+        )
+    if finite_bound != "lim2014" and (block_size is None or protocol is not Protocol.DECOY_BB84):
+        raise InvalidParameterError(
+            f"the {finite_bound} bound applies to finite-key decoy BB84 (give block_size)"
+        )
+    if finite_bound != "lim2014" and secrecy_per_bit is not None:
+        raise InvalidParameterError("secrecy_per_bit applies to the lim2014 bound only")
     loss = fibre_loss_db(distance, system.fibre_attenuation_db_per_km)
     eta = fibre_transmittance(distance, system.fibre_attenuation_db_per_km)
     common: _Common = {
@@ -169,7 +189,7 @@ def secret_key_rate(
     if protocol is Protocol.BBM92:
         return _bbm92(system, distance, eta, mu, common)
     if block_size is not None:
-        return _finite(system, distance, eta, mu, block_size, epsilon, secrecy_per_bit, common)
+        return _finite(system, distance, eta, mu, block_size, epsilon, secrecy_per_bit, finite_bound, common)
     return _asymptotic(system, distance, eta, mu, decoys, common)
 
 
@@ -182,6 +202,7 @@ def max_distance_km(
     block_size: float | None = None,
     epsilon: float = 1e-10,
     secrecy_per_bit: float | None = None,
+    finite_bound: str = "lim2014",
     resolution_km: float = 0.01,
 ) -> float:
     """Distance at which the secret key rate (optimised over ``mu`` unless given) reaches zero.
@@ -206,6 +227,7 @@ def max_distance_km(
             block_size=block_size,
             epsilon=epsilon,
             secrecy_per_bit=secrecy_per_bit,
+            finite_bound=finite_bound,
         )
         return np.asarray(result.secret_key_rate_per_pulse > 0)
 
@@ -255,16 +277,29 @@ def _finite(
     block_size: float,
     epsilon: float,
     secrecy_per_bit: float | None,
+    finite_bound: str,
     common: _Common,
 ) -> KeyRateResult:
-    result = finite_key_rate(
-        system,
-        eta.reshape(-1),
-        block_size=block_size,
-        epsilon_sec=epsilon,
-        mu=mu,
-        secrecy_per_bit=secrecy_per_bit,
-    )
+    if finite_bound == "lim2014":
+        result = finite_key_rate(
+            system,
+            eta.reshape(-1),
+            block_size=block_size,
+            epsilon_sec=epsilon,
+            mu=mu,
+            secrecy_per_bit=secrecy_per_bit,
+        )
+    else:
+        from openqci.physics.finite_key_tight import tight_finite_key_rate
+
+        result = tight_finite_key_rate(
+            system,
+            eta.reshape(-1),
+            block_size=block_size,
+            epsilon_sec=epsilon,
+            mu=mu,
+            decoys=1 if finite_bound == "one-decoy" else 2,
+        )
     return KeyRateResult(
         protocol=Protocol.DECOY_BB84,
         decoys=None,
@@ -274,6 +309,7 @@ def _finite(
         secret_key_rate_per_pulse=result.rate_per_pulse.reshape(distance.shape),
         block_size=float(block_size),
         epsilon=epsilon,
+        finite_bound=finite_bound,
         **common,
     )
 
