@@ -12,6 +12,10 @@ Loss in dB is a sum of terms, each with its own physics:
 * optics: fixed transmitter and receiver losses as published, up to the detectors (whose efficiency belongs to
   the QKD system's detector model).
 
+The budget is the mean transmittance. A link with a turbulence profile also fades around it: scintillation
+through the profile, averaged over the receiving aperture (:mod:`openqci.space.turbulence`), makes the
+transmittance log-normal with that mean (:func:`link_fading`).
+
 :class:`FreeSpaceChannel` evaluates the budget once on a sampled pass and answers the physics
 :class:`~openqci.physics.channels.Channel` questions by interpolating in time.
 """
@@ -28,8 +32,16 @@ from openqci.physics.channels import db_to_transmittance
 from openqci.space.atmosphere import atmospheric_loss_db, seeing_loss_db
 from openqci.space.errors import InvalidLinkError
 from openqci.space.passes import PassTrack
+from openqci.space.turbulence import HufnagelValley, LogNormalFading, scintillation_index
 
-__all__ = ["FreeSpaceChannel", "FreeSpaceLink", "LinkBudget", "geometric_loss_db", "link_budget"]
+__all__ = [
+    "FreeSpaceChannel",
+    "FreeSpaceLink",
+    "LinkBudget",
+    "geometric_loss_db",
+    "link_budget",
+    "link_fading",
+]
 
 
 @dataclass(frozen=True)
@@ -54,6 +66,11 @@ class FreeSpaceLink:
         Full angle of the receiver's field stop.
     transmitter_optics_loss_db, receiver_optics_loss_db
         Fixed losses of the two telescopes' optics (receiver: up to the detectors).
+    turbulence
+        Turbulence profile over the ground station that makes the transmittance fade around the budget's mean
+        (:func:`link_fading`); ``None`` (the default) keeps the mean only. It does not change the mean: the
+        seeing loss stays fixed by ``r0_zenith_500nm_m`` (see
+        :meth:`~openqci.space.turbulence.HufnagelValley.scaled_to_fried_parameter` to make the two agree).
     """
 
     wavelength_nm: float
@@ -65,6 +82,7 @@ class FreeSpaceLink:
     receiver_fov_urad: float
     transmitter_optics_loss_db: float
     receiver_optics_loss_db: float
+    turbulence: HufnagelValley | None = None
 
     def __post_init__(self) -> None:
         for name in ("wavelength_nm", "transmitter_aperture_m", "r0_zenith_500nm_m", "receiver_fov_urad"):
@@ -145,6 +163,37 @@ def link_budget(
     )
 
 
+def link_fading(
+    link: FreeSpaceLink,
+    elevation_deg: ArrayLike,
+    slant_range_km: ArrayLike,
+    receiver_aperture_m: float,
+    turbulence: HufnagelValley | None = None,
+) -> LogNormalFading:
+    """Distribution of the transmittance at the given geometry: log-normal around the budget's mean.
+
+    ``turbulence`` defaults to the link's own profile; with neither, the law is a point mass at the mean.
+
+    Examples
+    --------
+    >>> from openqci.space.presets import get_mission
+    >>> from openqci.space.turbulence import HV57
+    >>> micius = get_mission("micius2017")
+    >>> fading = link_fading(micius.link, 49.0, 645.0, micius.ground_aperture_m, HV57)
+    >>> 1e-4 < float(fading.scintillation_index) < 1e-2
+    True
+    """
+    budget = link_budget(link, elevation_deg, slant_range_km, receiver_aperture_m)
+    mean = db_to_transmittance(budget.total_db)
+    profile = turbulence if turbulence is not None else link.turbulence
+    if profile is None:
+        return LogNormalFading(mean, np.zeros_like(mean))
+    index = scintillation_index(
+        profile, elevation_deg, slant_range_km, link.wavelength_nm, receiver_aperture_m
+    )
+    return LogNormalFading(mean, index)
+
+
 @dataclass(frozen=True)
 class FreeSpaceChannel:
     """A downlink over one sampled pass; implements :class:`openqci.physics.channels.Channel`.
@@ -160,6 +209,12 @@ class FreeSpaceChannel:
     def budget(self) -> LinkBudget:
         """The link budget at every sample of the track."""
         return link_budget(
+            self.link, self.track.elevation_deg, self.track.slant_range_km, self.receiver_aperture_m
+        )
+
+    def fading(self) -> LogNormalFading:
+        """Transmittance distribution at every sample of the track (the link's turbulence, if any)."""
+        return link_fading(
             self.link, self.track.elevation_deg, self.track.slant_range_km, self.receiver_aperture_m
         )
 
