@@ -128,7 +128,7 @@ def _cow() -> CatalogueEntry:
     return CatalogueEntry(
         "cow",
         "coherent one-way, collective beam-splitting attacks",
-        {"walenta2014": cow.WALENTA2014},
+        {"walenta2014": cow.WALENTA2014, "korzh2014": cow.KORZH2014},
         cow.cow_rate,
         lambda p: float(p.pulse_rate_hz),
         lambda p: float(p.fibre_attenuation_db_per_km),
