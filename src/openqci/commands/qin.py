@@ -38,14 +38,27 @@ def chain(
         float | None, typer.Option(help="Memory coherence time (1/e of the Werner parameter), in attempts.")
     ] = None,
     werner: Annotated[float, typer.Option(help="Werner parameter of a fresh elementary pair.")] = 1.0,
+    distil: Annotated[
+        str | None,
+        typer.Option(
+            help="Nesting levels whose links are distilled with DEJMPS before use, comma-separated (0: the "
+            "elementary links; a level twice: two nested rounds), or 'all': every level below the top, "
+            "as Brand, Coopmans and Elkouss do."
+        ),
+    ] = None,
+    twirl: Annotated[
+        bool, typer.Option("--twirl", help="Twirl each distilled pair to a Werner state (BCE's model).")
+    ] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
-    """Exact waiting time and fidelity of a nested-swapping repeater chain."""
+    """Exact waiting time and fidelity of a nested-swapping repeater chain, with optional distillation."""
     from openqci.qin import ChainParameters, solve_chain
     from openqci.qin.elementary import FIBRE_LIGHT_SPEED_KM_PER_S
 
     if length_km is not None and not length_km > 0:
         fail(f"--length-km must be > 0, got {length_km}")
+    if twirl and distil is None:
+        fail("--twirl applies with --distil only")
     duration = 1.0 if length_km is None else length_km / FIBRE_LIGHT_SPEED_KM_PER_S
     parameters = ChainParameters(
         segments=segments,
@@ -55,6 +68,8 @@ def chain(
         werner_elementary=werner,
         coherence_attempts=math.inf if coherence is None else coherence,
         attempt_duration_s=duration,
+        distil_levels=() if distil is None else _distil_levels(distil, segments),
+        distil_twirl=twirl,
     )
     record = solve_chain(parameters).records()
     if length_km is not None:
@@ -64,6 +79,23 @@ def chain(
         record.pop("pair_rate_hz")
         record.pop("attempt_duration_s")
     _report(record, json_output, title=f"repeater chain of {segments} segments")
+
+
+def _distil_levels(text: str, segments: int) -> tuple[int, ...]:
+    """``--distil``: ``all`` (every level below the end-to-end pair) or comma-separated levels."""
+    top = (max(segments, 1) - 1).bit_length()
+    if text.strip().lower() == "all":
+        if top == 0:
+            fail("--distil all needs at least 2 segments (one segment has no level below its top)")
+        return tuple(range(top))
+    try:
+        levels = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        fail(f"--distil must be 'all' or comma-separated levels from 0 to {top}, got {text!r}")
+    bad = [level for level in levels if not 0 <= level <= top]
+    if bad:
+        fail(f"--distil levels must be from 0 to {top} for {segments} segments, got {bad[0]}")
+    return levels
 
 
 @app.command("link")

@@ -1,13 +1,14 @@
 """Exact waiting time and fidelity of a quantum-repeater chain with nested entanglement swapping.
 
-The method follows Brand, Coopmans and Elkouss, "Efficient computation of the waiting time and fidelity in
-quantum repeater chains", IEEE JSAC 38, 619 (2020), arXiv 1904.10679: a link of ``n`` segments is made by
-making its two halves independently, waiting until both exist, and swapping them; a failed swap, or a stored
-half older than the cutoff, discards both halves and the whole subtree starts again. Time runs in units of
-one elementary attempt. Each level's waiting time is a sum of a geometric number of failed rounds and one
-successful round, so its distribution is ``s / (1 - f)`` in the generating-function domain, with ``s`` and
-``f`` the round's success and failure distributions; the distributions are carried on grids long enough
-that the mass left off is below ``1e-14`` of the whole, and the generating functions are evaluated by FFT.
+The method follows Brand, Coopmans and Elkouss (BCE), "Efficient computation of the waiting time and
+fidelity in quantum repeater chains", IEEE JSAC 38, 619 (2020), arXiv 1912.07688: a link of ``n`` segments
+is made by making its two halves independently, waiting until both exist, and swapping them; a failed swap,
+or a stored half older than the cutoff, discards both halves and the whole subtree starts again. Time runs
+in units of one elementary attempt. Each level's waiting time is a sum of a geometric number of failed
+rounds and one successful round, so its distribution is ``s / (1 - f)`` in the generating-function domain,
+with ``s`` and ``f`` the round's success and failure distributions; the distributions are carried on grids
+long enough that the mass left off is below ``1e-14`` of the whole, and the generating functions are
+evaluated by FFT.
 
 Alongside each probability ``P(T = t)`` the method carries ``E[w; T = t]``, the Werner parameter of the
 pair weighted by that probability: a swap multiplies the Werner parameters of its two inputs, and the half
@@ -16,6 +17,26 @@ the ratio of the two sums, and the mean fidelity ``(1 + 3 w) / 4``.
 
 Chains whose number of segments is not a power of two split into halves of ``ceil(n/2)`` and
 ``floor(n/2)`` segments; each distinct size is solved once, so ``n`` segments cost ``O(log n)`` levels.
+
+Distillation (``distil_levels``): at a chosen nesting level a link is made twice, independently, and the
+two copies are distilled with the recurrence protocol of Deutsch et al. (DEJMPS), PRL 77, 2818 (1996); a
+failure discards both and the round starts again, as BCE's protocol does (their Sec. II and their
+published Monte Carlo, github.com/sebastiaanbrand/waiting-time-quantum-repeater-chains). A round is
+"wait for the later of two independent copies, then a probabilistic operation", exactly the shape of a
+swap round, so the same ``s / (1 - f)`` treatment applies; only the success probability now depends on the
+two pairs' states, hence on their arrival times.
+
+DEJMPS does not map Werner states to Werner states, so the pair is carried as a Bell-diagonal state by its
+three Pauli correlations ``(x, y, z) = (<ZZ>, <XX>, -<YY>)`` (``(w, w, w)`` for a Werner state, fidelity
+``(1 + x + y + z) / 4``). In these coordinates every step is (multi)linear in the inputs, which is what
+keeps the expectation-weighted sums exact: a swap multiplies the correlations component by component (the
+Pauli errors of the two halves compose), memory depolarisation multiplies all three by ``exp(-d / T)``,
+and DEJMPS of pairs ``1`` and ``2`` succeeds with ``N = (1 + z1 z2) / 2`` and leaves
+``N (x, y, z) = ((z1 + z2) / 2, (x1 x2 + y1 y2) / 2, (x1 y2 + y1 x2) / 2)`` (the Bell-coefficient map of
+DEJMPS's Eq. (2)-(3), rewritten in correlations; ``tests/qin/test_distillation.py`` checks it against the
+circuit on density matrices). Products of the two independent copies' weighted sums are therefore exact.
+With ``distil_twirl`` the distilled pair is twirled back to a Werner state of the same fidelity, which is
+BCE's model (their code's ``wern_after_distillation``); without it the state is tracked exactly.
 """
 
 from __future__ import annotations
@@ -30,7 +51,7 @@ from scipy.signal import fftconvolve
 
 from openqci.qin.errors import QinParameterError
 
-__all__ = ["ChainParameters", "ChainResult", "WaitingTime", "solve_chain"]
+__all__ = ["ChainParameters", "ChainResult", "WaitingTime", "dejmps", "solve_chain"]
 
 # Each grid reaches this many standard deviations past the mean: the distributions here have exponential
 # tails no heavier than a geometric law of the same mean, which leaves far less than 1e-14 of the mass out.
@@ -47,6 +68,14 @@ class ChainParameters:
     ``cutoff_attempts`` bounds how long one half may wait in memory for the other (``None``: no cutoff);
     ``coherence_attempts`` is the memories' 1/e decay time of the Werner parameter, in attempts
     (``math.inf``: perfect memories). ``attempt_duration_s`` converts attempts to seconds.
+
+    ``distil_levels`` lists the nesting levels whose links are distilled with DEJMPS before use, a level
+    once per round (``(0, 0)``: two nested rounds on the elementary links, four copies per distilled link).
+    A link of ``s`` segments is at level ``ceil(log2 s)``: 0 for an elementary link, ``nesting_levels`` for
+    the end-to-end pair. BCE's protocol with ``n_dist = 1`` distils every link before it is swapped,
+    ``tuple(range(nesting_levels))``. ``distil_twirl`` makes each distilled pair a Werner state of the same
+    fidelity (BCE's model); by default the Bell-diagonal state DEJMPS leaves is carried exactly. Both
+    default to no distillation, which leaves every result as it was.
     """
 
     segments: int
@@ -56,6 +85,8 @@ class ChainParameters:
     werner_elementary: float = 1.0
     coherence_attempts: float = math.inf
     attempt_duration_s: float = 1.0
+    distil_levels: tuple[int, ...] = ()
+    distil_twirl: bool = False
 
     def __post_init__(self) -> None:
         if self.segments < 1:
@@ -72,6 +103,20 @@ class ChainParameters:
             raise QinParameterError(f"coherence time must be > 0, got {self.coherence_attempts}")
         if not self.attempt_duration_s > 0.0:
             raise QinParameterError(f"attempt duration must be > 0 s, got {self.attempt_duration_s}")
+        top = self.nesting_levels
+        for level in self.distil_levels:
+            if isinstance(level, bool) or not isinstance(level, int | np.integer) or not 0 <= level <= top:
+                raise QinParameterError(
+                    f"distil levels must be integers from 0 to {top} for {self.segments} segments, "
+                    f"got {level!r}"
+                )
+        if self.distil_twirl and not self.distil_levels:
+            raise QinParameterError("distil_twirl applies only with distil_levels")
+
+    @property
+    def nesting_levels(self) -> int:
+        """Level of the end-to-end pair, ``ceil(log2 segments)``: the number of swaps a pair goes through."""
+        return _level(self.segments)
 
 
 @dataclass(frozen=True)
@@ -79,7 +124,10 @@ class WaitingTime:
     """``pmf[t] = P(T = t)`` and ``werner[t] = E[w; T = t]`` for ``t`` attempts, with exact moments.
 
     ``mean`` and ``variance`` come from the rounds' moments, not from the truncated grid, so they hold
-    however long the tail; ``left_off`` is the probability beyond the grid.
+    however long the tail; ``left_off`` is the probability beyond the grid. ``correlations[k, t]`` is
+    ``E[c_k; T = t]`` for the Pauli correlations ``(<ZZ>, <XX>, -<YY>)`` of a pair that DEJMPS has left
+    Bell-diagonal but not Werner (``None`` for a Werner pair: all three are ``werner``); ``werner`` is then
+    their mean, the Werner parameter of the twirled pair, which has the same fidelity.
     """
 
     pmf: NDArray[np.float64]
@@ -87,11 +135,20 @@ class WaitingTime:
     mean: float
     variance: float
     left_off: float = field(default=0.0)
+    correlations: NDArray[np.float64] | None = field(default=None)
 
     @property
     def mean_werner(self) -> float:
         """Werner parameter of the pair delivered, averaged over the waiting time."""
         return float(self.werner.sum() / self.pmf.sum())
+
+    @property
+    def mean_correlations(self) -> NDArray[np.float64]:
+        """``(<ZZ>, <XX>, -<YY>)`` of the pair delivered, averaged over the waiting time."""
+        total = float(self.pmf.sum())
+        if self.correlations is None:
+            return np.full(3, self.mean_werner)
+        return np.asarray(self.correlations.sum(axis=1) / total, dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -118,6 +175,11 @@ class ChainResult:
         return (1.0 + 3.0 * self.mean_werner) / 4.0
 
     @property
+    def mean_bell_coefficients(self) -> NDArray[np.float64]:
+        """Weights of ``Phi+, Psi-, Psi+, Phi-`` in the delivered pair (DEJMPS's ``A, B, C, D``)."""
+        return _bell_coefficients(self.waiting_time.mean_correlations)
+
+    @property
     def pair_rate_hz(self) -> float:
         """End-to-end pairs per second when the chain restarts as soon as it delivers."""
         return 1.0 / self.mean_waiting_time_s
@@ -137,6 +199,8 @@ class ChainResult:
             "coherence_attempts": None if math.isinf(p.coherence_attempts) else p.coherence_attempts,
             "werner_elementary": p.werner_elementary,
             "attempt_duration_s": p.attempt_duration_s,
+            "distil_levels": list(p.distil_levels),
+            "distil_twirl": p.distil_twirl,
             "mean_waiting_time_attempts": self.mean_waiting_time_attempts,
             "mean_waiting_time_s": self.mean_waiting_time_s,
             "std_waiting_time_attempts": math.sqrt(self.waiting_time.variance),
@@ -161,18 +225,57 @@ def solve_chain(parameters: ChainParameters) -> ChainResult:
 
 
 class _Solver:
-    """Solves each distinct sub-chain length once."""
+    """Solves each distinct sub-chain length, and each number of distillation rounds on it, once."""
 
     def __init__(self, parameters: ChainParameters) -> None:
         self.parameters = parameters
-        self.solve = cache(self._solve)
+        self.link = cache(self._link)
 
-    def _solve(self, segments: int) -> WaitingTime:
+    def solve(self, segments: int) -> WaitingTime:
+        """The link of ``segments`` segments as it is used: after its level's distillation rounds."""
+        return self.link(segments, self.parameters.distil_levels.count(_level(segments)))
+
+    def _link(self, segments: int, rounds: int) -> WaitingTime:
+        if rounds > 0:
+            # Nested rounds: each copy is itself the outcome of one round fewer, made independently.
+            copy = self.link(segments, rounds - 1)
+            return _distil(copy, copy, self.parameters)
         if segments == 1:
             return _elementary(self.parameters.p_gen, self.parameters.werner_elementary)
         left = self.solve((segments + 1) // 2)
         right = self.solve(segments // 2)
         return _swap(left, right, self.parameters)
+
+
+def dejmps(
+    first: NDArray[np.float64], second: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """One DEJMPS round on two Bell-diagonal pairs: success probability, and the correlations after success.
+
+    ``first`` and ``second`` hold the correlations ``(<ZZ>, <XX>, -<YY>)`` on their last axis (``(w, w, w)``
+    for a Werner pair). Deutsch et al. (PRL 77, 2818 (1996)) give the map on the Bell coefficients
+    ``A, B, C, D`` of ``Phi+, Psi-, Psi+, Phi-``: ``N = (A1 + B1)(A2 + B2) + (C1 + D1)(C2 + D2)``,
+    ``N A' = A1 A2 + B1 B2``, ``N B' = C1 D2 + D1 C2``, ``N C' = C1 C2 + D1 D2``, ``N D' = A1 B2 + B1 A2``;
+    in correlations it reads ``N = (1 + z1 z2) / 2`` and
+    ``N (x, y, z)' = ((z1 + z2) / 2, (x1 x2 + y1 y2) / 2, (x1 y2 + y1 x2) / 2)``. For two Werner pairs this is
+    ``N = (1 + w1 w2) / 2`` and ``F' = (1 + w1 + w2 + 5 w1 w2) / (8 N)``, the BBPSSW figures.
+    """
+    x1, y1, z1 = np.moveaxis(np.asarray(first, dtype=np.float64), -1, 0)
+    x2, y2, z2 = np.moveaxis(np.asarray(second, dtype=np.float64), -1, 0)
+    success = (1.0 + z1 * z2) / 2.0
+    after = np.stack([(z1 + z2) / 2.0, (x1 * x2 + y1 * y2) / 2.0, (x1 * y2 + y1 * x2) / 2.0], axis=-1)
+    return np.asarray(success, dtype=np.float64), np.asarray(after / success[..., None], dtype=np.float64)
+
+
+def _level(segments: int) -> int:
+    """``ceil(log2 segments)``: how many swaps separate a link of ``segments`` from elementary ones."""
+    return (segments - 1).bit_length()
+
+
+def _bell_coefficients(correlations: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``(A, B, C, D)`` of ``Phi+, Psi-, Psi+, Phi-`` from the correlations ``(x, y, z)``."""
+    x, y, z = correlations
+    return np.array([1 + x + y + z, 1 - x - y + z, 1 - x + y - z, 1 + x - y - z]) / 4.0
 
 
 def _elementary(p_gen: float, werner: float) -> WaitingTime:
@@ -186,23 +289,109 @@ def _elementary(p_gen: float, werner: float) -> WaitingTime:
     return WaitingTime(pmf, werner * pmf, mean, variance, left_off)
 
 
+class _Pair:
+    """Sums over the arrival times of two independent links that meet within the cutoff.
+
+    Row 0 of ``left`` and ``right`` is the probability ``P(T = t)``, rows 1 to 3 (or only row 1, for a
+    Werner pair) the correlations weighted by it. ``moment(i, j)[t]`` is the sum over the two arrival
+    times whose later one is ``t``, the earlier at most ``cutoff`` before, of ``left_i * right_j``, the
+    earlier link's correlation row (not its probability) decayed by ``exp(-delay / coherence)``: the
+    expectation of any product of the two pairs' correlations, weighted, is one such moment, because the
+    two pairs are independent.
+    """
+
+    def __init__(self, left: WaitingTime, right: WaitingTime, parameters: ChainParameters) -> None:
+        self.size = max(left.pmf.size, right.pmf.size)
+        self.left = [_padded(row, self.size) for row in _rows(left)]
+        self.right = [_padded(row, self.size) for row in _rows(right)]
+        self.cutoff = (
+            self.size if parameters.cutoff_attempts is None else min(parameters.cutoff_attempts, self.size)
+        )
+        self.coherence = parameters.coherence_attempts
+        self._windows: dict[tuple[str, int], NDArray[np.float64]] = {}
+
+    def moment(self, i: int, j: int) -> NDArray[np.float64]:
+        # The left link arriving at t with the right one at most `cutoff` earlier (or together), then the
+        # right one arriving at t with the left one strictly earlier.
+        return self.left[i] * self._window("right", j) + self.right[j] * self._window("left", i)
+
+    def _window(self, side: str, row: int) -> NDArray[np.float64]:
+        key = (side, row)
+        if key not in self._windows:
+            x, include_now = (self.right[row], True) if side == "right" else (self.left[row], False)
+            if row == 0:
+                self._windows[key] = _window_sum(x, self.cutoff, include_now=include_now)
+            else:
+                self._windows[key] = _decayed_window_sum(
+                    x, self.cutoff, self.coherence, include_now=include_now
+                )
+        return self._windows[key]
+
+
+def _rows(link: WaitingTime) -> list[NDArray[np.float64]]:
+    """Probability, then the correlation rows: one for a Werner pair, three for a Bell-diagonal one."""
+    if link.correlations is None:
+        return [link.pmf, link.werner]
+    return [link.pmf, *link.correlations]
+
+
+def _as_bell_diagonal(link: WaitingTime) -> WaitingTime:
+    """A Werner pair written with its three equal correlations."""
+    if link.correlations is not None:
+        return link
+    return WaitingTime(
+        link.pmf, link.werner, link.mean, link.variance, link.left_off, np.tile(link.werner, (3, 1))
+    )
+
+
 def _swap(left: WaitingTime, right: WaitingTime, parameters: ChainParameters) -> WaitingTime:
     """One level up: rounds of "make both halves, swap", repeated until a round succeeds."""
-    size = max(left.pmf.size, right.pmf.size)
-    a, b = _padded(left.pmf, size), _padded(right.pmf, size)
-    wa, wb = _padded(left.werner, size), _padded(right.werner, size)
-    cutoff = size if parameters.cutoff_attempts is None else min(parameters.cutoff_attempts, size)
+    if (left.correlations is None) != (right.correlations is None):
+        left, right = _as_bell_diagonal(left), _as_bell_diagonal(right)
+    pair = _Pair(left, right, parameters)
     # Both halves present by t, the later one arriving at t, the earlier at most `cutoff` before.
-    both = a * _window_sum(b, cutoff, include_now=True) + b * _window_sum(a, cutoff, include_now=False)
-    werner = wa * _decayed_window_sum(wb, cutoff, parameters.coherence_attempts, include_now=True)
-    werner = werner + wb * _decayed_window_sum(wa, cutoff, parameters.coherence_attempts, include_now=False)
+    both = pair.moment(0, 0)
+    # A swap multiplies the two halves' correlations, component by component.
+    components = np.array([pair.moment(k, k) for k in range(1, len(pair.left))])
     success = parameters.p_swap * both
-    success_werner = parameters.p_swap * werner
+    success_components = parameters.p_swap * components
     failure = (1.0 - parameters.p_swap) * both
-    if parameters.cutoff_attempts is not None:
-        late = _cutoff_failures(a, b, parameters.cutoff_attempts)
-        failure = _padded(failure, late.size) + late
-    return _repeat_until_success(success, success_werner, failure)
+    failure = _with_cutoff_failures(failure, pair, parameters)
+    return _repeat_until_success(success, success_components, failure)
+
+
+def _distil(first: WaitingTime, second: WaitingTime, parameters: ChainParameters) -> WaitingTime:
+    """Rounds of "make two copies, distil them with DEJMPS", repeated until a round succeeds.
+
+    With correlations ``(x, y, z)`` DEJMPS succeeds with ``N = (1 + z1 z2) / 2`` and leaves
+    ``N (x, y, z) = ((z1 + z2) / 2, (x1 x2 + y1 y2) / 2, (x1 y2 + y1 x2) / 2)`` (Deutsch et al. 1996,
+    Eq. (2)-(3) for Bell coefficients ``A, B, C, D``, in correlations): every term is one of the pair
+    moments, so the success and failure laws of a round, and the weighted correlations, are exact.
+    """
+    pair = _Pair(_as_bell_diagonal(first), _as_bell_diagonal(second), parameters)
+    both, zz = pair.moment(0, 0), pair.moment(3, 3)
+    success = 0.5 * (both + zz)
+    components = 0.5 * np.array(
+        [
+            pair.moment(3, 0) + pair.moment(0, 3),
+            pair.moment(1, 1) + pair.moment(2, 2),
+            pair.moment(1, 2) + pair.moment(2, 1),
+        ]
+    )
+    if parameters.distil_twirl:
+        # Twirling keeps the fidelity, (1 + x + y + z) / 4, and makes the three correlations equal.
+        components = components.mean(axis=0, keepdims=True)
+    failure = _with_cutoff_failures(np.maximum(0.5 * (both - zz), 0.0), pair, parameters)
+    return _repeat_until_success(success, components, failure)
+
+
+def _with_cutoff_failures(
+    failure: NDArray[np.float64], pair: _Pair, parameters: ChainParameters
+) -> NDArray[np.float64]:
+    if parameters.cutoff_attempts is None:
+        return failure
+    late = _cutoff_failures(pair.left[0], pair.right[0], parameters.cutoff_attempts)
+    return _padded(failure, late.size) + late
 
 
 def _cutoff_failures(a: NDArray[np.float64], b: NDArray[np.float64], cutoff: int) -> NDArray[np.float64]:
@@ -243,9 +432,12 @@ def _decayed_window_sum(
 
 
 def _repeat_until_success(
-    success: NDArray[np.float64], success_werner: NDArray[np.float64], failure: NDArray[np.float64]
+    success: NDArray[np.float64], success_components: NDArray[np.float64], failure: NDArray[np.float64]
 ) -> WaitingTime:
-    """The law of ``F_1 + ... + F_k + S``: failed rounds then a successful one, ``s / (1 - f)``."""
+    """The law of ``F_1 + ... + F_k + S``: failed rounds then a successful one, ``s / (1 - f)``.
+
+    ``success_components`` holds one row of weighted correlations (a Werner pair) or three.
+    """
     p_success, p_failure = float(success.sum()), float(failure.sum())
     if p_success <= 0.0:
         raise QinParameterError("no round of this chain can succeed (the cutoff leaves no time to swap)")
@@ -267,12 +459,16 @@ def _repeat_until_success(
         )
     length = 1 << math.ceil(math.log2(2 * size))
     s_hat = np.fft.rfft(success, length)
-    w_hat = np.fft.rfft(success_werner, length)
     denominator = 1.0 - np.fft.rfft(failure[:length], length)
     pmf = np.maximum(np.fft.irfft(s_hat / denominator, length)[:size], 0.0)
-    werner = np.maximum(np.fft.irfft(w_hat / denominator, length)[:size], 0.0)
     left_off = max(1.0 - float(pmf.sum()), 0.0)
-    return WaitingTime(pmf, werner, mean, variance, left_off)
+    rows = [np.fft.irfft(np.fft.rfft(row, length) / denominator, length)[:size] for row in success_components]
+    if len(rows) == 1:
+        # A Werner parameter is >= 0 here (products and decays of parameters in [0, 1]).
+        return WaitingTime(pmf, np.maximum(rows[0], 0.0), mean, variance, left_off)
+    # Correlations of a Bell-diagonal pair may be negative; only round-off is clipped, to [-P, P].
+    correlations = np.clip(np.array(rows), -pmf, pmf)
+    return WaitingTime(pmf, correlations.mean(axis=0), mean, variance, left_off, correlations)
 
 
 def _grid_size(mean: float, variance: float) -> int:
