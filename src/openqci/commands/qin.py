@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -98,6 +99,27 @@ def _distil_levels(text: str, segments: int) -> tuple[int, ...]:
     return levels
 
 
+@app.command("route")
+def route(
+    scenario_path: Annotated[Path, typer.Argument(metavar="SCENARIO", help="A scenario YAML file.")],
+    source: Annotated[str, typer.Option("--from", help="A site with quantum memories.")],
+    destination: Annotated[str, typer.Option("--to", help="Another one.")],
+    scheme: Annotated[str, typer.Option(help="two-photon or single-photon heralding.")] = "two-photon",
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Entanglement between two sites of a scenario: the repeater chain its quantum nodes allow."""
+    from openqci.qin.elementary import HeraldingScheme
+    from openqci.qin.route import route_entanglement
+    from openqci.scenario import load_scenario
+
+    try:
+        chosen = HeraldingScheme(scheme)
+    except ValueError:
+        fail(f"--scheme must be one of {', '.join(s.value for s in HeraldingScheme)}, got {scheme!r}")
+    found = route_entanglement(load_scenario(scenario_path), source, destination, scheme=chosen)
+    _report(found.records(), json_output, title=f"entanglement from {source} to {destination}")
+
+
 @app.command("link")
 def link(
     length_km: Annotated[float, typer.Option("--length-km", help="Fibre between the two memories, km.")],
@@ -189,4 +211,6 @@ def _format(value: object) -> str:
         return "—"
     if isinstance(value, float):
         return f"{value:.6g}"
+    if isinstance(value, list | tuple):
+        return ", ".join(_format(item) for item in value) or "—"
     return str(value)

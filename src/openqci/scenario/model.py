@@ -53,6 +53,7 @@ __all__ = [
     "KeySourceKind",
     "LinkProtocol",
     "OrbitalElements",
+    "QuantumNode",
     "Sae",
     "Satellite",
     "Scenario",
@@ -139,6 +140,19 @@ class _Entry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
+class QuantumNode(_Entry):
+    """Quantum memories at a site: it can hold one end of an entangled pair, and swap two (a repeater)."""
+
+    memory_coherence_s: float = Field(gt=0.0)
+    """1/e decay time of a stored pair's Werner parameter."""
+    node_efficiency: float = Field(default=0.5, gt=0.0, le=1.0)
+    """Chance that a memory's photon enters the fibre (collection and coupling)."""
+    p_swap: float = Field(default=0.5, gt=0.0, le=1.0)
+    """Success probability of its entanglement swap (0.5: a linear-optics Bell measurement)."""
+    cutoff_s: float | None = Field(default=None, gt=0.0)
+    """Longest a pair waits in memory for its partner before both are discarded (none: no cutoff)."""
+
+
 class Site(_Entry):
     """A place in the network, with its coordinates (WGS 84) and roles."""
 
@@ -158,6 +172,8 @@ class Site(_Entry):
     """What the site is."""
     reference: str = ""
     """The public source of the coordinates."""
+    quantum: QuantumNode | None = None
+    """Quantum memories at the site, for the Quantum Information Network (``openqci qin route``)."""
 
     @field_validator("roles")
     @classmethod
