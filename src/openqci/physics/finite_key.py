@@ -106,15 +106,36 @@ def lim2014_key_length(
     m_minus, m_plus = _hoeffding(counts.m_z, mu, p, log_term)
     with np.errstate(divide="ignore", invalid="ignore"):
         v_z1 = tau1 * (m_plus[1] - m_minus[2]) / (mu[1] - mu[2])
+    return key_length_from_estimates(s_x0, s_x1, s_z1, v_z1, leaked_ec_bits, epsilon_sec, epsilon_cor, 21.0)
+
+
+def key_length_from_estimates(
+    s_x0: NDArray[np.float64],
+    s_x1: NDArray[np.float64],
+    s_z1: NDArray[np.float64],
+    v_z1: NDArray[np.float64],
+    leaked_ec_bits: ArrayLike,
+    epsilon_sec: float | NDArray[np.float64],
+    epsilon_cor: float,
+    parts: float,
+) -> FiniteKeyBound:
+    """Lim's Eq. (5) phase error and Eq. (1) key length from the decoy estimates, ``epsilon_sec`` split into
+    ``parts`` (21 in Lim et al.; the Chernoff and one-decoy bounds of :mod:`openqci.physics.finite_key_tight`
+    feed their own estimates and splits through here).
+
+    Lim's gamma is written for 21 parts; for another split its ``epsilon`` argument is rescaled so that the
+    logarithm inside it reads ``parts^2 / epsilon_sec^2``.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.clip(v_z1 / s_z1, 0.0, 0.5)
-        phase = ratio + _gamma(epsilon_sec, ratio, s_z1, s_x1)
+        phase = ratio + _gamma(epsilon_sec * 21.0 / parts, ratio, s_z1, s_x1)
     valid = (s_x1 > 0) & (s_z1 > 0) & np.isfinite(phase)
     phase = np.where(valid, np.clip(phase, 0.0, 0.5), 0.5)
     key = (
         np.maximum(s_x0, 0.0)
         + np.where(valid, s_x1, 0.0) * (1.0 - binary_entropy(phase))
         - np.asarray(leaked_ec_bits, dtype=np.float64)
-        - 6.0 * np.log2(21.0 / epsilon_sec)
+        - 6.0 * np.log2(parts / epsilon_sec)
         - np.log2(2.0 / epsilon_cor)
     )
     return FiniteKeyBound(

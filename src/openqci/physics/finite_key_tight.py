@@ -50,8 +50,8 @@ from openqci.physics.finite_key import (
     DecoyCounts,
     FiniteKeyBound,
     FiniteKeyRate,
-    _gamma,
     _tau,
+    key_length_from_estimates,
 )
 from openqci.physics.optimise import maximise
 
@@ -118,41 +118,6 @@ def _broadcast_settings(counts: DecoyCounts, size: int) -> tuple[NDArray[np.floa
     return mu, p
 
 
-def _phase_and_key(
-    s_x0: NDArray[np.float64],
-    s_x1: NDArray[np.float64],
-    s_z1: NDArray[np.float64],
-    v_z1: NDArray[np.float64],
-    leaked_ec_bits: ArrayLike,
-    epsilon_sec: float | NDArray[np.float64],
-    epsilon_cor: float,
-    parts: float,
-) -> FiniteKeyBound:
-    """Lim's Eq. (5) phase error and Eq. (1) key length, with ``epsilon_sec`` split into ``parts``.
-
-    Lim's gamma is written for 21 parts; for another split its ``epsilon`` argument is rescaled so that the
-    logarithm inside it reads ``parts^2 / epsilon_sec^2``.
-    """
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.clip(v_z1 / s_z1, 0.0, 0.5)
-        phase = ratio + _gamma(epsilon_sec * _PARTS_TWO_DECOY / parts, ratio, s_z1, s_x1)
-    valid = (s_x1 > 0) & (s_z1 > 0) & np.isfinite(phase)
-    phase = np.where(valid, np.clip(phase, 0.0, 0.5), 0.5)
-    key = (
-        np.maximum(s_x0, 0.0)
-        + np.where(valid, s_x1, 0.0) * (1.0 - binary_entropy(phase))
-        - np.asarray(leaked_ec_bits, dtype=np.float64)
-        - 6.0 * np.log2(parts / epsilon_sec)
-        - np.log2(2.0 / epsilon_cor)
-    )
-    return FiniteKeyBound(
-        vacuum_bits=np.asarray(s_x0, dtype=np.float64),
-        single_photon_bits=np.asarray(s_x1, dtype=np.float64),
-        phase_error=np.asarray(phase, dtype=np.float64),
-        key_length_bits=np.asarray(np.where(valid, key, -np.inf), dtype=np.float64),
-    )
-
-
 def tight_key_length(
     counts: DecoyCounts,
     *,
@@ -182,7 +147,9 @@ def tight_key_length(
     with np.errstate(divide="ignore", invalid="ignore"):
         # Lim's Eq. (4): single-photon errors in Z from the two weakest intensities.
         v_z1 = tau1 * (m_plus[1] - m_minus[2]) / (mu[1] - mu[2])
-    return _phase_and_key(s_x0, s_x1, s_z1, v_z1, leaked_ec_bits, epsilon_sec, epsilon_cor, _PARTS_TWO_DECOY)
+    return key_length_from_estimates(
+        s_x0, s_x1, s_z1, v_z1, leaked_ec_bits, epsilon_sec, epsilon_cor, _PARTS_TWO_DECOY
+    )
 
 
 def _two_decoy_vacuum_and_single(
@@ -237,7 +204,9 @@ def one_decoy_key_length(
     m_minus, m_plus = _scaled_interval(np.asarray(counts.m_z, dtype=np.float64), mu, p, failure)
     with np.errstate(divide="ignore", invalid="ignore"):
         v_z1 = tau1 * (m_plus[0] - m_minus[1]) / (mu[0] - mu[1])
-    return _phase_and_key(s_x0, s_x1, s_z1, v_z1, leaked_ec_bits, epsilon_sec, epsilon_cor, _PARTS_ONE_DECOY)
+    return key_length_from_estimates(
+        s_x0, s_x1, s_z1, v_z1, leaked_ec_bits, epsilon_sec, epsilon_cor, _PARTS_ONE_DECOY
+    )
 
 
 def _one_decoy_vacuum_and_single(
