@@ -69,3 +69,28 @@ def test_a_failing_call_fails_alone_and_a_failed_commit_fails_all() -> None:
         asyncio.run(committer.call(store.work, 5))
     assert asyncio.run(committer.call(store.work, 5)) == 10
     committer.close()
+
+
+def test_calls_arriving_while_it_closes_start_no_second_worker_and_close_returns() -> None:
+    """A KME shutting down closes its committer in a thread while requests may still arrive: before the
+    fix such a call started a second worker, which could take the stop sentinel and leave close() joining
+    the first worker for ever (seen as a hung soak test)."""
+    store = CountingStore()
+    committer = GroupCommitter(store)  # type: ignore[arg-type]
+
+    async def main() -> tuple[list[object], bool]:
+        assert await committer.call(store.work, 1) == 2
+        closing = asyncio.create_task(asyncio.to_thread(committer.close))
+        late = await asyncio.gather(
+            *(committer.call(store.work, i) for i in range(20)), return_exceptions=True
+        )
+        await asyncio.wait_for(closing, timeout=5.0)
+        return late, any(t.name == "kms-group-commit" for t in threading.enumerate())
+
+    late, worker_left = asyncio.run(main())
+    assert not worker_left
+    refused = [r for r in late if isinstance(r, StoreError)]
+    assert all("closing" in str(r) for r in refused)
+    assert all(r == 2 * i for i, r in enumerate(late) if not isinstance(r, BaseException))
+    with pytest.raises(StoreError, match="closing"):
+        asyncio.run(committer.call(store.work, 1))

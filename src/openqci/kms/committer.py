@@ -47,6 +47,7 @@ class GroupCommitter:
         self._queue: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
+        self._closed = False
 
     async def call(self, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run ``function(*args, **kwargs)`` in the next group; return its result once the group committed."""
@@ -57,14 +58,23 @@ class GroupCommitter:
         return await future
 
     def close(self) -> None:
-        """Finish the queued calls and stop the worker thread."""
-        thread, self._thread = self._thread, None
+        """Finish the queued calls and stop the worker thread; later calls are refused.
+
+        Closing for good matters: were a call arriving meanwhile (a request still in flight while the KME
+        shuts down) to start a second worker, either worker could take the stop sentinel, and the join
+        below could wait for ever on the one that did not.
+        """
+        with self._start_lock:
+            self._closed = True
+            thread, self._thread = self._thread, None
         if thread is not None:
             self._queue.put(None)
             thread.join()
 
     def _ensure_started(self) -> None:
         with self._start_lock:
+            if self._closed:
+                raise StoreError("the key store is closing: the KME is shutting down")
             if self._thread is None:
                 self._thread = threading.Thread(target=self._work, name="kms-group-commit", daemon=True)
                 self._thread.start()
