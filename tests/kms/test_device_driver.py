@@ -500,8 +500,9 @@ async def linked(tmp_path: Path) -> AsyncIterator[Linked]:
         env.kmes[kme].app.state.device_links[LINK] = links[kme]
     yield Linked(env, pair, links, to_b)
     for link in links.values():
-        await link.stop()
-    await env.close()
+        # bounded: a test that failed half-way must not leave its teardown waiting for ever
+        await asyncio.wait_for(link.stop(), timeout=10.0)
+    await asyncio.wait_for(env.close(), timeout=10.0)
 
 
 async def _round(linked: Linked) -> str:
@@ -514,7 +515,7 @@ async def _round(linked: Linked) -> str:
 
 
 async def _wait_for(condition: Callable[[], bool], what: str) -> None:
-    for _ in range(300):
+    for _ in range(1000):  # up to 10 s: it returns as soon as the condition holds, however busy the machine
         if condition():
             return
         await asyncio.sleep(0.01)
