@@ -207,7 +207,8 @@ def optimize(
     ] = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Choose the candidate links, trusted nodes and ground stations to build at least cost (MILP, HiGHS)."""
+    """Choose the candidate links, trusted nodes, ground stations and repeaters to build at least cost (MILP,
+    HiGHS)."""
     from openqci.planner.optimize import apply_plan, optimize_design
     from openqci.planner.verify import check_design
     from openqci.scenario import load_scenario
@@ -243,7 +244,15 @@ def optimize(
     )
     console.print(f"build links: {', '.join(plan.built_links) or 'none'}")
     console.print(f"build sites: {', '.join(plan.built_sites) or 'none'}")
-    console.print(f"leave out: {', '.join([*plan.skipped_links, *plan.skipped_sites]) or 'nothing'}")
+    if plan.built_repeaters or plan.skipped_repeaters:
+        console.print(f"install quantum memories at: {', '.join(plan.built_repeaters) or 'none'}")
+    skipped = [*plan.skipped_links, *plan.skipped_sites, *plan.skipped_repeaters]
+    console.print(f"leave out: {', '.join(skipped) or 'nothing'}")
+    for name, chain in plan.entanglement_routes.items():
+        console.print(
+            f"entanglement {name}: {'-'.join(chain.sites)}, {chain.pair_rate_hz:.4g} pairs/s at fidelity "
+            f"{chain.mean_fidelity:.4f}"
+        )
     for check in checks:
         kind = "with the scenario's outages" if check.outages else "without outages (as planned)"
         console.print(f"twin, {check.days:g} days {kind}: {check.satisfied} of {check.demands} demands met")

@@ -12,7 +12,10 @@ The model is a mixed-integer programme solved by HiGHS through :func:`scipy.opti
   divided by the period; a candidate link only if built, a link of a candidate site only if the site is
   built (so a ground station left out also loses its passes);
 * with ``survivable``, one more copy of the flows per trusted node, in which that node's links carry
-  nothing: every demand whose ends are not the failed node must still be routed.
+  nothing: every demand whose ends are not the failed node must still be routed;
+* a binary per candidate repeater (quantum memories at a site), and one per path that meets an
+  entanglement demand (:mod:`openqci.planner.repeaters`): each demand takes one such path, and a path
+  needs the candidate repeaters, links and sites on it built.
 
 Relay consumes key on every hop, so a demand routed over ``k`` hops takes its rate from ``k`` links: the
 flow model charges it to each link it crosses. The result gives the plan, its cost, the solver's gap and
@@ -22,13 +25,15 @@ time; :func:`apply_plan` turns it into a scenario the twin can run.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from openqci.planner.errors import PlanError
+from openqci.planner.repeaters import ChainOption, entanglement_options
 from openqci.planner.supply import cloud_probabilities, fibre_rates_bps, satellite_passes
 from openqci.planner.topology import PlanNetwork, build_network, planning_of
 from openqci.scenario import Scenario
@@ -59,6 +64,10 @@ class DesignPlan:
     constraints: int
     link_load_bps: dict[str, float]
     """Key rate each link carries in the intact network's flows."""
+    built_repeaters: tuple[str, ...] = ()
+    skipped_repeaters: tuple[str, ...] = ()
+    entanglement_routes: dict[str, ChainOption] = field(default_factory=dict)
+    """The chain chosen for each entanglement demand."""
 
     def record(self) -> dict[str, Any]:
         """A JSON-ready dictionary."""
@@ -75,6 +84,11 @@ class DesignPlan:
             "variables": self.variables,
             "constraints": self.constraints,
             "link_load_bps": self.link_load_bps,
+            "built_repeaters": list(self.built_repeaters),
+            "skipped_repeaters": list(self.skipped_repeaters),
+            "entanglement_routes": {
+                name: option.record() for name, option in self.entanglement_routes.items()
+            },
         }
 
 
@@ -127,7 +141,9 @@ def optimize_design(
             f"the programme would have {flow_count} flow variables (limit {MAX_VARIABLES}): "
             "drop --survivable or plan a smaller region"
         )
-    if not network.demands:
+    chain_options = entanglement_options(scenario)
+    candidate_repeaters = sorted(entry.site for entry in planning.candidate_repeaters)
+    if not network.demands and not chain_options:
         return DesignPlan(
             status="optimal",
             cost=0.0,
@@ -141,14 +157,21 @@ def optimize_design(
             variables=0,
             constraints=0,
             link_load_bps={link.name: 0.0 for link in links},
+            skipped_repeaters=tuple(candidate_repeaters),
         )
     # capacities only after the size check: the passes behind the satellite legs take a while
-    capacity = capacities_bps if capacities_bps is not None else link_capacities_bps(network, days)
+    if capacities_bps is not None:
+        capacity = capacities_bps
+    else:
+        capacity = link_capacities_bps(network, days) if network.demands else np.zeros(len(links))
     capacity = capacity * (1.0 - planning.capacity_margin) / _KBPS
-    n_bin = len(candidate_links) + len(candidate_sites)
-    total = n_bin + flow_count
+    options = [option for name in sorted(chain_options) for option in chain_options[name]]
     y_link = {link: k for k, link in enumerate(candidate_links)}
-    y_site = {site: len(candidate_links) + k for k, site in enumerate(candidate_sites)}
+    y_site = {site: len(y_link) + k for k, site in enumerate(candidate_sites)}
+    y_repeater = {site: len(y_link) + len(y_site) + k for k, site in enumerate(candidate_repeaters)}
+    z_option = len(y_link) + len(y_site) + len(y_repeater)
+    n_bin = z_option + len(options)
+    total = n_bin + flow_count
 
     def flow(copy: int, source: int, link: int, direction: int) -> int:
         return n_bin + ((copy * len(sources) + source) * len(links) + link) * 2 + direction
@@ -204,6 +227,7 @@ def optimize_design(
         for end in (link.site_a, link.site_b):
             if end in y_site:
                 row([(y_link[link_index], 1.0), (y_site[end], -1.0)], -np.inf, 0.0)
+    _choose_chains(row, options, z_option, y_repeater, y_site, {links[i].name: k for i, k in y_link.items()})
     lower_bounds = np.zeros(total)
     for site in candidate_sites:
         if site in endpoints:
@@ -213,6 +237,9 @@ def optimize_design(
         cost[k] = float(links[link_index].candidate_cost or 0.0)
     for site, k in y_site.items():
         cost[k] = site_cost[site]
+    repeater_cost = {entry.site: entry.cost for entry in planning.candidate_repeaters}
+    for site, k in y_repeater.items():
+        cost[k] = repeater_cost[site]
     integrality = np.zeros(total, dtype=np.int64)
     integrality[:n_bin] = 1
     matrix = coo_array((vals, (rows, cols)), shape=(len(lower), total)).tocsr()
@@ -251,7 +278,34 @@ def optimize_design(
         variables=total,
         constraints=len(lower),
         link_load_bps=load,
+        built_repeaters=tuple(site for site in candidate_repeaters if chosen[y_repeater[site]]),
+        skipped_repeaters=tuple(site for site in candidate_repeaters if not chosen[y_repeater[site]]),
+        entanglement_routes={
+            option.demand: option for k, option in enumerate(options) if chosen[z_option + k]
+        },
     )
+
+
+def _choose_chains(
+    row: Callable[[list[tuple[int, float]], float, float], None],
+    options: list[ChainOption],
+    first: int,
+    y_repeater: dict[str, int],
+    y_site: dict[str, int],
+    y_link: dict[str, int],
+) -> None:
+    """Each entanglement demand takes one of its paths; a path needs what it crosses built."""
+    by_demand: dict[str, list[int]] = {}
+    for k, option in enumerate(options):
+        z = first + k
+        by_demand.setdefault(option.demand, []).append(z)
+        gates = [y_repeater[site] for site in option.repeaters]
+        gates += [y_site[site] for site in option.sites if site in y_site]
+        gates += [y_link[name] for name in option.links if name in y_link]
+        for gate in gates:
+            row([(z, 1.0), (gate, -1.0)], -np.inf, 0.0)
+    for zs in by_demand.values():
+        row([(z, 1.0) for z in zs], 1.0, 1.0)
 
 
 def apply_plan(scenario: Scenario, plan: DesignPlan) -> Scenario:
@@ -261,6 +315,10 @@ def apply_plan(scenario: Scenario, plan: DesignPlan) -> Scenario:
     dropped = set(plan.skipped_sites)
     raw = scenario.model_dump(mode="json", exclude_defaults=True)
     raw["sites"] = [s for s in raw["sites"] if s["name"] not in dropped]
+    memories = {entry.site: entry.quantum for entry in planning.candidate_repeaters}
+    for site in raw["sites"]:
+        if site["name"] in plan.built_repeaters:
+            site["quantum"] = memories[site["name"]].model_dump(mode="json", exclude_defaults=True)
     raw["links"] = [
         link
         for link in raw.get("links", [])
@@ -292,6 +350,7 @@ def apply_plan(scenario: Scenario, plan: DesignPlan) -> Scenario:
         section["climate"] = [c for c in section.get("climate", []) if c["station"] not in dropped]
         section["candidate_links"] = []
         section["candidate_sites"] = []
+        section["candidate_repeaters"] = []
     raw.pop("include", None)
     return Scenario.model_validate(raw)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,8 +27,9 @@ from openqci.qin.chain import ChainParameters, ChainResult, solve_chain
 from openqci.qin.elementary import ElementaryLink, FibreEntanglementLink, HeraldingScheme
 from openqci.qin.errors import QinParameterError
 from openqci.scenario import Scenario
+from openqci.scenario.quantum import QuantumNode
 
-__all__ = ["QinRoute", "route_entanglement"]
+__all__ = ["QinRoute", "route_entanglement", "solve_path"]
 
 
 @dataclass(frozen=True)
@@ -88,13 +90,36 @@ def route_entanglement(
     path = nx.dijkstra_path(graph, source, destination, weight="cost")
     edges = [graph.edges[u, v] for u, v in itertools.pairwise(path)]
     nodes = [node for name in path if (node := sites[name].quantum) is not None]  # all have memories
+    segments, chain = solve_path(nodes, [edge["km"] for edge in edges], scheme=scheme)
+    return QinRoute(
+        sites=tuple(path),
+        links=tuple(edge["name"] for edge in edges),
+        segment_km=tuple(edge["km"] for edge in edges),
+        segments=segments,
+        chain=chain,
+    )
+
+
+def solve_path(
+    nodes: Sequence[QuantumNode],
+    segment_km: Sequence[float],
+    *,
+    scheme: HeraldingScheme = HeraldingScheme.TWO_PHOTON,
+) -> tuple[tuple[ElementaryLink, ...], ChainResult]:
+    """The segments of a path of quantum nodes and the chain of its weakest segment repeated (a floor).
+
+    ``nodes`` are the memories of the path's sites in order (ends included), ``segment_km`` the fibre
+    between each two consecutive ones.
+    """
+    if len(nodes) != len(segment_km) + 1 or not segment_km:
+        raise QinParameterError("a path needs one more node than segments, and at least one segment")
     segments = tuple(
         FibreEntanglementLink(
-            length_km=edge["km"],
+            length_km=km,
             scheme=scheme,
             node_efficiency=min(nodes[i].node_efficiency, nodes[i + 1].node_efficiency),
         ).elementary()
-        for i, edge in enumerate(edges)
+        for i, km in enumerate(segment_km)
     )
     attempt_s = max(s.attempt_duration_s for s in segments)
     coherence_s = min(node.memory_coherence_s for node in nodes)
@@ -109,10 +134,4 @@ def route_entanglement(
         coherence_attempts=coherence_s / attempt_s,
         attempt_duration_s=attempt_s,
     )
-    return QinRoute(
-        sites=tuple(path),
-        links=tuple(edge["name"] for edge in edges),
-        segment_km=tuple(edge["km"] for edge in edges),
-        segments=segments,
-        chain=solve_chain(parameters),
-    )
+    return segments, solve_chain(parameters)

@@ -41,6 +41,7 @@ from openqci.scenario.geo import great_circle_km
 from openqci.scenario.include import IncludeError, resolve_includes
 from openqci.scenario.planning import Planning, planning_problems
 from openqci.scenario.problems import REFERENCE_ERROR, describe_validation_error
+from openqci.scenario.quantum import QuantumNode
 from openqci.scenario.references import reference_problems
 from openqci.yamlfile import YamlFileError, read_yaml_mapping
 
@@ -138,19 +139,6 @@ class _Entry(BaseModel):
     """Every scenario record: immutable, unknown fields refused, attribute docstrings in the JSON Schema."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
-
-
-class QuantumNode(_Entry):
-    """Quantum memories at a site: it can hold one end of an entangled pair, and swap two (a repeater)."""
-
-    memory_coherence_s: float = Field(gt=0.0)
-    """1/e decay time of a stored pair's Werner parameter."""
-    node_efficiency: float = Field(default=0.5, gt=0.0, le=1.0)
-    """Chance that a memory's photon enters the fibre (collection and coupling)."""
-    p_swap: float = Field(default=0.5, gt=0.0, le=1.0)
-    """Success probability of its entanglement swap (0.5: a linear-optics Bell measurement)."""
-    cutoff_s: float | None = Field(default=None, gt=0.0)
-    """Longest a pair waits in memory for its partner before both are discarded (none: no cutoff)."""
 
 
 class Site(_Entry):

@@ -17,14 +17,17 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from openqci.physics.presets import PRESETS
 from openqci.scenario.problems import Location
+from openqci.scenario.quantum import QuantumNode
 
 if TYPE_CHECKING:
     from openqci.scenario.model import Scenario
 
 __all__ = [
     "CandidateLink",
+    "CandidateRepeater",
     "CandidateSite",
     "CloudClimatology",
+    "EntanglementDemand",
     "LinkOutage",
     "Planning",
     "planning_problems",
@@ -103,6 +106,31 @@ class CandidateSite(_Entry):
     """Cost of building and running it over the planning horizon."""
 
 
+class CandidateRepeater(_Entry):
+    """Quantum memories the optimiser may install at a site, making it a repeater of entanglement."""
+
+    site: _Name
+    """A site of the scenario without ``quantum`` of its own."""
+    quantum: QuantumNode
+    """The memories it would get."""
+    cost: float = Field(ge=0.0)
+    """Cost of installing and running them over the planning horizon."""
+
+
+class EntanglementDemand(_Entry):
+    """A need for entangled pairs between two sites' memories, met by a repeater chain over fibre."""
+
+    name: _Name
+    site_a: _Name
+    """One end: a site with ``quantum`` or a candidate repeater (then built)."""
+    site_b: _Name
+    """The other end."""
+    pair_rate_hz: float = Field(gt=0.0)
+    """End-to-end pairs per second the chain must deliver (its mean rate)."""
+    min_fidelity: float = Field(default=0.5, ge=0.25, le=1.0)
+    """Mean fidelity the delivered pairs must reach (0.5: entangled at all for a Werner state)."""
+
+
 class Planning(_Entry):
     """Inputs of the planner (``openqci plan``); the launched network does not read them."""
 
@@ -127,6 +155,10 @@ class Planning(_Entry):
     """Fibre links the optimiser may add."""
     candidate_sites: tuple[CandidateSite, ...] = ()
     """Trusted nodes and ground stations the optimiser may leave out (the others always exist)."""
+    candidate_repeaters: tuple[CandidateRepeater, ...] = ()
+    """Sites where the optimiser may install quantum memories (entanglement repeaters)."""
+    entanglement_demands: tuple[EntanglementDemand, ...] = ()
+    """Pairs between quantum nodes that the optimiser's design must deliver (docs/planner.md)."""
 
     @field_validator("start")
     @classmethod
@@ -169,3 +201,33 @@ def _problems(scenario: Scenario, planning: Planning) -> Iterable[tuple[Location
     for index, site in enumerate(planning.candidate_sites):
         if site.site not in sites:
             yield ("planning", "candidate_sites", index, "site"), f"unknown site {site.site!r}"
+    yield from _quantum_problems(scenario, planning)
+
+
+def _quantum_problems(scenario: Scenario, planning: Planning) -> Iterable[tuple[Location, str]]:
+    sites = scenario.sites_by_name
+    repeaters: set[str] = set()
+    for index, candidate in enumerate(planning.candidate_repeaters):
+        where: Location = ("planning", "candidate_repeaters", index, "site")
+        if candidate.site not in sites:
+            yield where, f"unknown site {candidate.site!r}"
+        elif sites[candidate.site].quantum is not None:
+            yield where, f"{candidate.site!r} already has quantum memories (quantum: of the site)"
+        elif candidate.site in repeaters:
+            yield where, "this site is already a candidate repeater"
+        repeaters.add(candidate.site)
+    quantum = repeaters | {name for name, site in sites.items() if site.quantum is not None}
+    names: set[str] = set()
+    for index, demand in enumerate(planning.entanglement_demands):
+        if demand.name in names:
+            yield ("planning", "entanglement_demands", index, "name"), "name already used"
+        names.add(demand.name)
+        for field in ("site_a", "site_b"):
+            name = getattr(demand, field)
+            if name not in quantum:
+                yield (
+                    ("planning", "entanglement_demands", index, field),
+                    f"{name!r} has no quantum memories (quantum: of the site) and is no candidate repeater",
+                )
+        if demand.site_a == demand.site_b:
+            yield ("planning", "entanglement_demands", index, "site_b"), "a demand joins two different sites"
