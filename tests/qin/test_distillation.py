@@ -154,8 +154,13 @@ def test_without_distillation_the_bell_diagonal_path_is_the_werner_path(case: di
     assert parameters.distil_levels == ()
     left = solve_chain(ChainParameters(**{**parameters.__dict__, "segments": (parameters.segments + 1) // 2}))
     right = solve_chain(ChainParameters(**{**parameters.__dict__, "segments": parameters.segments // 2}))
-    werner = _swap(left.waiting_time, right.waiting_time, parameters)
-    bell = _swap(_as_bell_diagonal(left.waiting_time), _as_bell_diagonal(right.waiting_time), parameters)
+    werner = _swap(left.waiting_time, right.waiting_time, parameters, parameters.p_swap)
+    bell = _swap(
+        _as_bell_diagonal(left.waiting_time),
+        _as_bell_diagonal(right.waiting_time),
+        parameters,
+        parameters.p_swap,
+    )
     whole = solve_chain(parameters)
     assert whole.waiting_time.correlations is None
     np.testing.assert_array_equal(werner.pmf, whole.waiting_time.pmf)

@@ -43,38 +43,54 @@ def scenario_path(tmp_path: Path) -> Path:
     return path
 
 
-def test_the_route_crosses_quantum_nodes_only_and_is_solved_as_its_weakest_segment(
+def test_the_route_crosses_quantum_nodes_only_and_is_solved_segment_by_segment(
     scenario_path: Path,
 ) -> None:
     found = route_entanglement(load_scenario(scenario_path), "a", "b")
     # the two-segment path through 'plain' is shorter, but 'plain' has no memories to swap with
     assert found.sites == ("a", "r1", "r2", "b")
     assert found.segment_km == (25.0, 30.0, 25.0)
-    weakest = FibreEntanglementLink(length_km=30.0).elementary()
-    expected = solve_chain(
+    short, long = (
+        FibreEntanglementLink(length_km=25.0).elementary(),
+        FibreEntanglementLink(length_km=30.0).elementary(),
+    )
+    step = long.attempt_duration_s  # every segment attempts at the pace of the slowest
+    exact = solve_chain(
         ChainParameters(
             segments=3,
-            p_gen=weakest.p_gen,
-            p_swap=0.5,  # the worse of r1 and r2
-            cutoff_attempts=int(0.05 // weakest.attempt_duration_s),
-            werner_elementary=weakest.werner,
-            coherence_attempts=0.5 / weakest.attempt_duration_s,  # r2's memories, the shortest-lived
-            attempt_duration_s=weakest.attempt_duration_s,
+            p_gen=0.5,
+            cutoff_attempts=int(0.05 // step),  # r1's cutoff, the only one
+            coherence_attempts=0.5 / step,  # r2's memories, the shortest-lived
+            attempt_duration_s=step,
+            segment_p_gen=(short.p_gen, long.p_gen, short.p_gen),
+            segment_werner=(short.werner, long.werner, short.werner),
+            node_p_swap=(0.5, 0.6),  # r1's swap, then r2's
         )
     )
-    assert found.chain.pair_rate_hz == pytest.approx(expected.pair_rate_hz, rel=1e-12)
-    assert found.chain.mean_fidelity == pytest.approx(expected.mean_fidelity, rel=1e-12)
-    # a floor: with every segment as good as the best one the same chain delivers more
-    best = FibreEntanglementLink(length_km=25.0).elementary()
+    assert found.chain.pair_rate_hz == pytest.approx(exact.pair_rate_hz, rel=1e-12)
+    assert found.chain.mean_fidelity == pytest.approx(exact.mean_fidelity, rel=1e-12)
+    # between the chain of its weakest segment (and swap) repeated and that of its best one
+    weakest = solve_chain(
+        ChainParameters(
+            segments=3,
+            p_gen=long.p_gen,
+            p_swap=0.5,
+            cutoff_attempts=int(0.05 // step),
+            werner_elementary=long.werner,
+            coherence_attempts=0.5 / step,
+            attempt_duration_s=step,
+        )
+    )
+    assert weakest.pair_rate_hz < found.chain.pair_rate_hz
     ceiling = solve_chain(
         ChainParameters(
             segments=3,
-            p_gen=best.p_gen,
-            p_swap=0.5,
-            cutoff_attempts=int(0.05 // best.attempt_duration_s),
-            werner_elementary=best.werner,
-            coherence_attempts=0.5 / best.attempt_duration_s,
-            attempt_duration_s=best.attempt_duration_s,
+            p_gen=short.p_gen,
+            p_swap=0.6,
+            cutoff_attempts=int(0.05 // step),
+            werner_elementary=short.werner,
+            coherence_attempts=0.5 / step,
+            attempt_duration_s=step,
         )
     )
     assert ceiling.pair_rate_hz > found.chain.pair_rate_hz

@@ -3,8 +3,8 @@
 A chain's pair rate and fidelity depend on its whole path, nonlinearly (the waiting time of nested swaps,
 the decay of the pair that waits), so the programme cannot carry them as flows. Each demand instead gets a
 short list of paths over fibre (the scenario's links and the candidate links) whose every site has quantum
-memories or is a candidate repeater; each path is solved as a chain (:func:`openqci.qin.route.solve_path`:
-its weakest segment repeated, a floor) with the memories its sites would have, and kept if it delivers the
+memories or is a candidate repeater; each path is solved as a chain of its own segments
+(:func:`openqci.qin.route.solve_path`) with the memories its sites would have, and kept if it delivers the
 demand's rate and fidelity. The programme then picks one kept path per demand, a binary each, which needs
 the candidate repeaters, links and sites on it built (:mod:`openqci.planner.optimize`).
 

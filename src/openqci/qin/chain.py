@@ -17,6 +17,10 @@ the ratio of the two sums, and the mean fidelity ``(1 + 3 w) / 4``.
 
 Chains whose number of segments is not a power of two split into halves of ``ceil(n/2)`` and
 ``floor(n/2)`` segments; each distinct size is solved once, so ``n`` segments cost ``O(log n)`` levels.
+Segments may differ (``segment_p_gen``, ``segment_werner``, and ``node_p_swap`` for the swaps): each half
+is then solved with its own segments, and the swap joining two halves uses its node's success. Every
+segment still attempts once per time step, as in BCE's model: on a real route, the slowest segment's
+attempt sets the step.
 
 Distillation (``distil_levels``): at a chosen nesting level a link is made twice, independently, and the
 two copies are distilled with the recurrence protocol of Deutsch et al. (DEJMPS), PRL 77, 2818 (1996); a
@@ -43,7 +47,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from functools import cache
 
 import numpy as np
 from numpy.typing import NDArray
@@ -87,6 +90,12 @@ class ChainParameters:
     attempt_duration_s: float = 1.0
     distil_levels: tuple[int, ...] = ()
     distil_twirl: bool = False
+    segment_p_gen: tuple[float, ...] = ()
+    """Success per attempt of each segment, in order, where they differ (empty: ``p_gen`` for all)."""
+    segment_werner: tuple[float, ...] = ()
+    """Werner parameter of each segment's fresh pairs, in order (empty: ``werner_elementary`` for all)."""
+    node_p_swap: tuple[float, ...] = ()
+    """Swap success at each of the ``segments - 1`` inner nodes, in order (empty: ``p_swap`` for all)."""
 
     def __post_init__(self) -> None:
         if self.segments < 1:
@@ -112,6 +121,51 @@ class ChainParameters:
                 )
         if self.distil_twirl and not self.distil_levels:
             raise QinParameterError("distil_twirl applies only with distil_levels")
+        self._check_per_position()
+
+    def _check_per_position(self) -> None:
+        expected = {
+            "segment_p_gen": self.segments,
+            "segment_werner": self.segments,
+            "node_p_swap": self.segments - 1,
+        }
+        for name, count in expected.items():
+            values = getattr(self, name)
+            if values and len(values) != count:
+                raise QinParameterError(
+                    f"{name} needs {count} values for {self.segments} segments, got {len(values)}"
+                )
+        if any(not 0.0 < p <= 1.0 for p in (*self.segment_p_gen, *self.node_p_swap)):
+            raise QinParameterError("every segment's p_gen and every node's p_swap must be in (0, 1]")
+        if any(not 0.0 <= w <= 1.0 for w in self.segment_werner):
+            raise QinParameterError("every segment's Werner parameter must be in [0, 1]")
+
+    @property
+    def uniform(self) -> bool:
+        """Whether every segment and every swap is the same (then sub-chains of one length are alike)."""
+        return not (self.segment_p_gen or self.segment_werner or self.node_p_swap)
+
+    def p_gen_of(self, segment: int) -> float:
+        """Success per attempt of segment ``segment`` (from 0)."""
+        return self.segment_p_gen[segment] if self.segment_p_gen else self.p_gen
+
+    def werner_of(self, segment: int) -> float:
+        """Werner parameter of segment ``segment``'s fresh pairs."""
+        return self.segment_werner[segment] if self.segment_werner else self.werner_elementary
+
+    def p_swap_at(self, node: int) -> float:
+        """Swap success at inner node ``node``, the one between segments ``node - 1`` and ``node``."""
+        return self.node_p_swap[node - 1] if self.node_p_swap else self.p_swap
+
+    def sub_chain(self, lo: int, hi: int) -> tuple[object, ...] | int:
+        """What makes segments ``lo`` to ``hi - 1`` the chain they are: equal keys, equal sub-chains."""
+        if self.uniform:
+            return hi - lo
+        return (
+            tuple(self.p_gen_of(k) for k in range(lo, hi)),
+            tuple(self.werner_of(k) for k in range(lo, hi)),
+            tuple(self.p_swap_at(k) for k in range(lo + 1, hi)),
+        )
 
     @property
     def nesting_levels(self) -> int:
@@ -201,6 +255,9 @@ class ChainResult:
             "attempt_duration_s": p.attempt_duration_s,
             "distil_levels": list(p.distil_levels),
             "distil_twirl": p.distil_twirl,
+            **({"segment_p_gen": list(p.segment_p_gen)} if p.segment_p_gen else {}),
+            **({"segment_werner": list(p.segment_werner)} if p.segment_werner else {}),
+            **({"node_p_swap": list(p.node_p_swap)} if p.node_p_swap else {}),
             "mean_waiting_time_attempts": self.mean_waiting_time_attempts,
             "mean_waiting_time_s": self.mean_waiting_time_s,
             "std_waiting_time_attempts": math.sqrt(self.waiting_time.variance),
@@ -221,30 +278,43 @@ def solve_chain(parameters: ChainParameters) -> ChainResult:
         When the waiting time is so long and spread that its distribution does not fit in memory.
     """
     solver = _Solver(parameters)
-    return ChainResult(parameters, solver.solve(parameters.segments))
+    return ChainResult(parameters, solver.solve(0, parameters.segments))
 
 
 class _Solver:
-    """Solves each distinct sub-chain length, and each number of distillation rounds on it, once."""
+    """Solves each distinct sub-chain, and each number of distillation rounds on it, once.
+
+    Segments ``lo`` to ``hi - 1`` make a link by swapping, at node ``mid``, the link of the first
+    ``ceil((hi - lo) / 2)`` with that of the rest. Sub-chains are cached by what they are made of
+    (:meth:`ChainParameters.sub_chain`): with equal segments only the length counts, so ``n`` segments
+    cost ``O(log n)`` solves; with unequal ones, up to ``2 n - 1``.
+    """
 
     def __init__(self, parameters: ChainParameters) -> None:
         self.parameters = parameters
-        self.link = cache(self._link)
+        self._cache: dict[tuple[object, int], WaitingTime] = {}
 
-    def solve(self, segments: int) -> WaitingTime:
-        """The link of ``segments`` segments as it is used: after its level's distillation rounds."""
-        return self.link(segments, self.parameters.distil_levels.count(_level(segments)))
+    def solve(self, lo: int, hi: int) -> WaitingTime:
+        """The link of segments ``lo`` to ``hi - 1`` as it is used: after its level's distillation rounds."""
+        return self._link(lo, hi, self.parameters.distil_levels.count(_level(hi - lo)))
 
-    def _link(self, segments: int, rounds: int) -> WaitingTime:
+    def _link(self, lo: int, hi: int, rounds: int) -> WaitingTime:
+        key = (self.parameters.sub_chain(lo, hi), rounds)
+        found = self._cache.get(key)
+        if found is None:
+            found = self._cache[key] = self._make(lo, hi, rounds)
+        return found
+
+    def _make(self, lo: int, hi: int, rounds: int) -> WaitingTime:
+        p = self.parameters
         if rounds > 0:
             # Nested rounds: each copy is itself the outcome of one round fewer, made independently.
-            copy = self.link(segments, rounds - 1)
-            return _distil(copy, copy, self.parameters)
-        if segments == 1:
-            return _elementary(self.parameters.p_gen, self.parameters.werner_elementary)
-        left = self.solve((segments + 1) // 2)
-        right = self.solve(segments // 2)
-        return _swap(left, right, self.parameters)
+            copy = self._link(lo, hi, rounds - 1)
+            return _distil(copy, copy, p)
+        if hi - lo == 1:
+            return _elementary(p.p_gen_of(lo), p.werner_of(lo))
+        mid = lo + (hi - lo + 1) // 2
+        return _swap(self.solve(lo, mid), self.solve(mid, hi), p, p.p_swap_at(mid))
 
 
 def dejmps(
@@ -344,8 +414,8 @@ def _as_bell_diagonal(link: WaitingTime) -> WaitingTime:
     )
 
 
-def _swap(left: WaitingTime, right: WaitingTime, parameters: ChainParameters) -> WaitingTime:
-    """One level up: rounds of "make both halves, swap", repeated until a round succeeds."""
+def _swap(left: WaitingTime, right: WaitingTime, parameters: ChainParameters, p_swap: float) -> WaitingTime:
+    """One level up: rounds of "make both halves, swap" (success ``p_swap``), repeated until one succeeds."""
     if (left.correlations is None) != (right.correlations is None):
         left, right = _as_bell_diagonal(left), _as_bell_diagonal(right)
     pair = _Pair(left, right, parameters)
@@ -353,9 +423,9 @@ def _swap(left: WaitingTime, right: WaitingTime, parameters: ChainParameters) ->
     both = pair.moment(0, 0)
     # A swap multiplies the two halves' correlations, component by component.
     components = np.array([pair.moment(k, k) for k in range(1, len(pair.left))])
-    success = parameters.p_swap * both
-    success_components = parameters.p_swap * components
-    failure = (1.0 - parameters.p_swap) * both
+    success = p_swap * both
+    success_components = p_swap * components
+    failure = (1.0 - p_swap) * both
     failure = _with_cutoff_failures(failure, pair, parameters)
     return _repeat_until_success(success, success_components, failure)
 

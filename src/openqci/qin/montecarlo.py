@@ -58,37 +58,39 @@ class ChainSamples:
 def sample_chain(parameters: ChainParameters, runs: int, seed: int | None = None) -> ChainSamples:
     """``runs`` independent end-to-end pairs of the chain, from a seeded generator."""
     rng = np.random.default_rng(seed)
-    times, state = _sample(parameters, parameters.segments, runs, rng)
+    times, state = _sample(parameters, 0, parameters.segments, runs, rng)
     return ChainSamples(times, state.mean(axis=1), state if state.shape[1] == 3 else None)
 
 
 def _sample(
-    parameters: ChainParameters, segments: int, runs: int, rng: np.random.Generator
+    parameters: ChainParameters, lo: int, hi: int, runs: int, rng: np.random.Generator
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """The link of ``segments`` as it is used, after its level's distillation rounds."""
-    level = (segments - 1).bit_length()
-    return _sample_link(parameters, segments, parameters.distil_levels.count(level), runs, rng)
+    """The link of segments ``lo`` to ``hi - 1`` as it is used, after its level's distillation rounds."""
+    level = (hi - lo - 1).bit_length()
+    return _sample_link(parameters, lo, hi, parameters.distil_levels.count(level), runs, rng)
 
 
 def _sample_link(
-    parameters: ChainParameters, segments: int, rounds: int, runs: int, rng: np.random.Generator
+    parameters: ChainParameters, lo: int, hi: int, rounds: int, runs: int, rng: np.random.Generator
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     if rounds > 0:
-        return _distil(parameters, segments, rounds, runs, rng)
-    if segments == 1:
-        times = rng.geometric(parameters.p_gen, size=runs).astype(np.float64)
-        return times, np.full((runs, 1), parameters.werner_elementary)
+        return _distil(parameters, lo, hi, rounds, runs, rng)
+    if hi - lo == 1:
+        times = rng.geometric(parameters.p_gen_of(lo), size=runs).astype(np.float64)
+        return times, np.full((runs, 1), parameters.werner_of(lo))
     elapsed = np.zeros(runs)
     done_time = np.zeros(runs)
     done_state: NDArray[np.float64] | None = None
     pending = np.arange(runs)
     cutoff = math.inf if parameters.cutoff_attempts is None else float(parameters.cutoff_attempts)
+    mid = lo + (hi - lo + 1) // 2
+    p_swap = parameters.p_swap_at(mid)
     while pending.size:
-        left_t, left_w = _sample(parameters, (segments + 1) // 2, pending.size, rng)
-        right_t, right_w = _sample(parameters, segments // 2, pending.size, rng)
+        left_t, left_w = _sample(parameters, lo, mid, pending.size, rng)
+        right_t, right_w = _sample(parameters, mid, hi, pending.size, rng)
         delay = np.abs(left_t - right_t)
         in_time = delay <= cutoff
-        swapped = in_time & (rng.random(pending.size) < parameters.p_swap)
+        swapped = in_time & (rng.random(pending.size) < p_swap)
         later = np.maximum(left_t, right_t)
         decay = np.exp(-delay / parameters.coherence_attempts)
         settled = pending[swapped]
@@ -106,7 +108,7 @@ def _sample_link(
 
 
 def _distil(
-    parameters: ChainParameters, segments: int, rounds: int, runs: int, rng: np.random.Generator
+    parameters: ChainParameters, lo: int, hi: int, rounds: int, runs: int, rng: np.random.Generator
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Rounds of DEJMPS on two fresh copies (each of ``rounds - 1`` rounds) until one succeeds."""
     elapsed = np.zeros(runs)
@@ -115,8 +117,8 @@ def _distil(
     pending = np.arange(runs)
     cutoff = math.inf if parameters.cutoff_attempts is None else float(parameters.cutoff_attempts)
     while pending.size:
-        first_t, first = _sample_link(parameters, segments, rounds - 1, pending.size, rng)
-        second_t, second = _sample_link(parameters, segments, rounds - 1, pending.size, rng)
+        first_t, first = _sample_link(parameters, lo, hi, rounds - 1, pending.size, rng)
+        second_t, second = _sample_link(parameters, lo, hi, rounds - 1, pending.size, rng)
         decay = np.exp(-np.abs(first_t - second_t) / parameters.coherence_attempts)[:, None]
         # The copy that arrived first waited in memory; a Werner copy has three equal correlations.
         first = np.broadcast_to(

@@ -6,11 +6,12 @@ only at a site with memories: so a route is a path of fibre links whose every si
 route with the fewest segments is taken (the chain's rate falls fastest with the number of swaps), the
 shorter in fibre among equals.
 
-Each segment is a heralded link of :mod:`openqci.qin.elementary` over its fibre. The exact chain solver of
-:mod:`openqci.qin.chain` takes equal segments, so the route is solved as a chain of its *weakest* segment
-repeated: the lowest success per attempt and Werner parameter, the longest attempt, and the worst memory,
-swap and cutoff of the nodes on the way. The figures are therefore a guaranteed floor of what the route
-delivers (every segment at least as good as the one modelled), exact when the segments are alike.
+Each segment is a heralded link of :mod:`openqci.qin.elementary` over its fibre, and the route is solved
+exactly as a chain of those segments (:mod:`openqci.qin.chain`, each with its own success per attempt and
+Werner parameter, each repeater with its own swap), under BCE's clock: every segment attempts once per
+step, the step being the slowest segment's attempt (a shorter segment could attempt more often, so the
+rate is a floor there). The memories are taken as the shortest-lived on the way and the cutoff as the
+shortest, both for the whole chain.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class QinRoute:
             "segment_km": list(self.segment_km),
             "segment_p_gen": [s.p_gen for s in self.segments],
             "segment_werner": [s.werner for s in self.segments],
-            "modelled_as": "every segment as the weakest (a floor; exact for equal segments)",
+            "modelled_as": "each segment its own; every segment attempts once per step of the slowest",
             **self.chain.records(),
         }
 
@@ -106,7 +107,7 @@ def solve_path(
     *,
     scheme: HeraldingScheme = HeraldingScheme.TWO_PHOTON,
 ) -> tuple[tuple[ElementaryLink, ...], ChainResult]:
-    """The segments of a path of quantum nodes and the chain of its weakest segment repeated (a floor).
+    """The segments of a path of quantum nodes and the chain they make (see the module's notes).
 
     ``nodes`` are the memories of the path's sites in order (ends included), ``segment_km`` the fibre
     between each two consecutive ones.
@@ -124,14 +125,15 @@ def solve_path(
     attempt_s = max(s.attempt_duration_s for s in segments)
     coherence_s = min(node.memory_coherence_s for node in nodes)
     cutoffs = [node.cutoff_s for node in nodes if node.cutoff_s is not None]
-    swaps = [node.p_swap for node in nodes[1:-1]]
     parameters = ChainParameters(
         segments=len(segments),
         p_gen=min(s.p_gen for s in segments),
-        p_swap=min(swaps, default=1.0),
         cutoff_attempts=None if not cutoffs else max(0, math.floor(min(cutoffs) / attempt_s)),
         werner_elementary=min(s.werner for s in segments),
         coherence_attempts=coherence_s / attempt_s,
         attempt_duration_s=attempt_s,
+        segment_p_gen=tuple(s.p_gen for s in segments),
+        segment_werner=tuple(s.werner for s in segments),
+        node_p_swap=tuple(node.p_swap for node in nodes[1:-1]),
     )
     return segments, solve_chain(parameters)
