@@ -116,3 +116,60 @@ def test_the_downlink_command_reports_a_bell_violation() -> None:
     done = openqci("downlink", "--loss-a-db", "33", "--loss-b-db", "34", "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["chsh"] > 2.0
+
+
+def test_the_key_of_a_chain_is_bbm92_on_its_pairs_charged_with_its_worse_basis() -> None:
+    from openqci.qin import ChainParameters, solve_chain
+    from openqci.qin.entanglement_qkd import bbm92_key_from_pairs, chain_key
+
+    werner_chain = solve_chain(
+        ChainParameters(
+            segments=2, p_gen=0.2, werner_elementary=0.99, coherence_attempts=500.0, attempt_duration_s=1e-4
+        )
+    )
+    key = chain_key(werner_chain, 3600.0)
+    expected = bbm92_key_from_pairs(
+        werner_chain.pair_rate_hz * 3600.0 / 2, (1 - werner_chain.mean_werner) / 2
+    )
+    assert key == expected
+    assert key.finite_bits > 0
+    # DEJMPS leaves a Bell-diagonal pair whose Z and X bases err differently: the worse one is charged
+    distilled = solve_chain(
+        ChainParameters(
+            segments=2, p_gen=0.2, werner_elementary=0.9, attempt_duration_s=1e-4, distil_levels=(0,)
+        )
+    )
+    zz, xx, _ = distilled.waiting_time.mean_correlations
+    assert zz != pytest.approx(xx)
+    assert chain_key(distilled, 3600.0).qber == pytest.approx(max(1 - zz, 1 - xx) / 2)
+
+
+def test_the_chain_command_gives_the_key_only_on_a_time_scale() -> None:
+    import json
+    import subprocess
+    import sys
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [
+            sys.executable,
+            "-m",
+            "openqci",
+            "qin",
+            "chain",
+            "--segments",
+            "2",
+            "--p-gen",
+            "0.1",
+            *args,
+        ]
+        return subprocess.run(command, capture_output=True, text=True)
+
+    refused = run("--key-duration-s", "60")
+    assert refused.returncode != 0
+    assert "--key-duration-s needs --length-km" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    done = run("--length-km", "20", "--key-duration-s", "60", "--json")
+    assert done.returncode == 0, done.stderr
+    record = json.loads(done.stdout)
+    assert record["key_duration_s"] == 60.0
+    assert record["sifted_bps"] == pytest.approx(record["pair_rate_hz"] / 2)

@@ -5,17 +5,29 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from openqci.commands.output import console, fail, print_json
+
+if TYPE_CHECKING:
+    from openqci.qin.chain import ChainResult
 
 __all__ = ["app"]
 
 app = typer.Typer(
     help="Quantum Information Network: entanglement links and repeater chains.", no_args_is_help=True
 )
+
+
+KeyDurationOption = Annotated[
+    float | None,
+    typer.Option(
+        "--key-duration-s",
+        help="Also give the BBM92 key (asymptotic and finite) of the pairs delivered over this many seconds.",
+    ),
+]
 
 
 @app.callback()
@@ -50,6 +62,7 @@ def chain(
     twirl: Annotated[
         bool, typer.Option("--twirl", help="Twirl each distilled pair to a Werner state (BCE's model).")
     ] = False,
+    key_duration_s: KeyDurationOption = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Exact waiting time and fidelity of a nested-swapping repeater chain, with optional distillation."""
@@ -60,6 +73,8 @@ def chain(
         fail(f"--length-km must be > 0, got {length_km}")
     if twirl and distil is None:
         fail("--twirl applies with --distil only")
+    if key_duration_s is not None and length_km is None:
+        fail("--key-duration-s needs --length-km (without it the chain's time is counted in attempts)")
     duration = 1.0 if length_km is None else length_km / FIBRE_LIGHT_SPEED_KM_PER_S
     parameters = ChainParameters(
         segments=segments,
@@ -72,7 +87,8 @@ def chain(
         distil_levels=() if distil is None else _distil_levels(distil, segments),
         distil_twirl=twirl,
     )
-    record = solve_chain(parameters).records()
+    solved = solve_chain(parameters)
+    record = solved.records() | _key_record(solved, key_duration_s)
     if length_km is not None:
         record["length_km"] = length_km
     else:
@@ -105,6 +121,7 @@ def route(
     source: Annotated[str, typer.Option("--from", help="A site with quantum memories.")],
     destination: Annotated[str, typer.Option("--to", help="Another one.")],
     scheme: Annotated[str, typer.Option(help="two-photon or single-photon heralding.")] = "two-photon",
+    key_duration_s: KeyDurationOption = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Entanglement between two sites of a scenario: the repeater chain its quantum nodes allow."""
@@ -117,7 +134,20 @@ def route(
     except ValueError:
         fail(f"--scheme must be one of {', '.join(s.value for s in HeraldingScheme)}, got {scheme!r}")
     found = route_entanglement(load_scenario(scenario_path), source, destination, scheme=chosen)
-    _report(found.records(), json_output, title=f"entanglement from {source} to {destination}")
+    record = found.records() | _key_record(found.chain, key_duration_s)
+    _report(record, json_output, title=f"entanglement from {source} to {destination}")
+
+
+def _key_record(chain: ChainResult, duration_s: float | None) -> dict[str, object]:
+    """``--key-duration-s``: the BBM92 key of the chain's pairs over that time (none without it)."""
+    from openqci.qin.entanglement_qkd import chain_key
+
+    if duration_s is None:
+        return {}
+    if not (duration_s > 0 and math.isfinite(duration_s)):
+        fail(f"--key-duration-s must be a number of seconds > 0, got {duration_s}")
+    key = chain_key(chain, duration_s)
+    return {"key_duration_s": duration_s, "bbm92_qber": key.qber, **key.rates(duration_s)}
 
 
 @app.command("link")

@@ -15,9 +15,10 @@ import math
 from dataclasses import dataclass
 
 from openqci.physics.entropy import binary_entropy
+from openqci.qin.chain import ChainResult
 from openqci.qin.errors import QinParameterError
 
-__all__ = ["EntanglementKey", "bbm92_key_from_pairs", "qber_of_werner"]
+__all__ = ["EntanglementKey", "bbm92_key_from_pairs", "chain_key", "qber_of_werner"]
 
 
 @dataclass(frozen=True)
@@ -71,3 +72,18 @@ def bbm92_key_from_pairs(
             - math.log2(2.0 / epsilon_cor)
         )
     return EntanglementKey(sifted_bits, qber, asymptotic, max(finite, 0.0))
+
+
+def chain_key(chain: ChainResult, duration_s: float) -> EntanglementKey:
+    """BBM92 key from the pairs a repeater chain delivers in ``duration_s`` seconds.
+
+    Half the pairs are measured in matching bases (each end picks Z or X at random). A distilled pair need
+    not be a Werner state: its two measured bases err with ``(1 - <ZZ>) / 2`` and ``(1 - <XX>) / 2``, and
+    the worse of the two is charged to both, which is what a key bounded from one basis's errors may
+    assume. The errors average over the delivery times, as the sifted bits do.
+    """
+    if not duration_s > 0:
+        raise QinParameterError(f"the key's duration must be > 0 s, got {duration_s}")
+    zz, xx, _ = chain.waiting_time.mean_correlations
+    qber = min(max((1.0 - float(zz)) / 2.0, (1.0 - float(xx)) / 2.0, 0.0), 0.5)
+    return bbm92_key_from_pairs(chain.pair_rate_hz * duration_s / 2.0, qber)
