@@ -12,30 +12,25 @@ otherwise read the KME's whole interface, the KME-to-KME endpoints included.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
-from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.encoders import jsonable_encoder
+from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from openqci.kms.api import device, etsi014, kx, relay
+from openqci.kms.api.errors import http_error, kms_error, unexpected_error, validation_error
+from openqci.kms.api.fast_path import EtsiFastPath, get_routes
 from openqci.kms.device_etsi014 import Etsi014Link
-from openqci.kms.errors import KeyShortageError, KmsError
+from openqci.kms.errors import KmsError
 from openqci.kms.identity import Directory
 from openqci.kms.manager import KeyManager
-from openqci.ops.events import Event, log_event
 from openqci.ops.metrics_kme import KmeMetrics
 from openqci.ops.probes import probes_router
-from openqci.ops.request_metrics import ERROR_SCOPE_KEY, RequestMetrics
+from openqci.ops.request_metrics import RequestMetrics
 
 __all__ = ["create_app"]
-
-_log = logging.getLogger(__name__)
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -48,6 +43,7 @@ def create_app(
     device_links: Mapping[str, Etsi014Link] | None = None,
     api_docs: bool = False,
     metrics: KmeMetrics | None = None,
+    fast_path: bool = True,
 ) -> FastAPI:
     """Return the ASGI app of one KME serving its SAEs through ``manager``.
 
@@ -55,7 +51,9 @@ def create_app(
     offer device keys through the app. ``api_docs`` serves ``/docs``, ``/redoc`` and ``/openapi.json``;
     ``metrics`` counts every request and is served at ``/metrics``
     beside ``/health`` (over the same mutual TLS: any certificate of the network's CA may scrape);
-    the app is ready once its lifespan has started the manager (``app.state.serving``).
+    the app is ready once its lifespan has started the manager (``app.state.serving``). ``fast_path``
+    answers the GET forms of enc_keys and dec_keys without the router (:mod:`openqci.kms.api.fast_path`);
+    off, every request takes the routes (the tests compare the two).
     """
     app = FastAPI(
         title=f"OpenQCI KME {manager.kme_id}",
@@ -72,68 +70,19 @@ def create_app(
     app.state.serving = False
     metrics = metrics or KmeMetrics(manager.kme_id)
     app.include_router(probes_router(metrics.registry, lambda: _readiness(app), name=manager.kme_id))
-    app.add_middleware(RequestMetrics, metrics=metrics)
     app.include_router(etsi014.router)
     app.include_router(kx.router)
     app.include_router(relay.router)
     app.include_router(device.router)
-    app.add_exception_handler(KmsError, _kms_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected_error)
+    if fast_path:
+        app.add_middleware(EtsiFastPath, routes=get_routes(etsi014.router, etsi014.FAST_PATHS))
+    app.add_middleware(RequestMetrics, metrics=metrics)  # added last: outermost, it counts the fast path too
+    app.add_exception_handler(KmsError, kms_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, unexpected_error)
     return app
-
-
-def _error(status: int, message: str, details: list[dict[str, Any]] | None = None) -> JSONResponse:
-    body: dict[str, Any] = {"message": message}
-    if details:
-        body["details"] = jsonable_encoder(details)
-    return JSONResponse(body, status_code=status)
 
 
 def _readiness(app: FastAPI) -> str | None:
     return None if app.state.serving else "the key manager is not started (or is stopping)"
-
-
-def _refused(request: Request, error: Exception, status: int, reason: str) -> None:
-    """Log a refused request as one event (and a key shortage as key exhausted); name it for the metrics."""
-    request.scope[ERROR_SCOPE_KEY] = type(error).__name__
-    kme: str = request.app.state.manager.kme_id
-    event = Event.KEY_EXHAUSTED if isinstance(error, KeyShortageError) else Event.REQUEST_REFUSED
-    log_event(
-        _log,
-        event,
-        f"{request.method} {request.url.path} refused with {status}: {reason}",
-        level=logging.WARNING,
-        kme=kme,
-        status=status,
-        path=request.url.path,
-        reason=reason,
-        error=type(error).__name__,
-    )
-
-
-async def _kms_error(request: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, KmsError)
-    _refused(request, error, error.status_code, error.message)
-    return _error(error.status_code, error.message, error.details)
-
-
-async def _validation_error(request: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, RequestValidationError)
-    details = [{".".join(str(p) for p in e["loc"]): str(e["msg"])} for e in error.errors()]
-    first = next(iter(details[0].items())) if details else ("request", "malformed")
-    _refused(request, error, 400, f"bad request: {first[0]}: {first[1]}")
-    return _error(400, f"bad request: {first[0]}: {first[1]}", details)
-
-
-async def _http_error(request: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, StarletteHTTPException)
-    if error.status_code == 404 and request.url.path.startswith("/api/v1/keys/"):
-        return _error(400, "the path must name an SAE ID: /api/v1/keys/{SAE_ID}/(status|enc_keys|dec_keys)")
-    return _error(error.status_code, str(error.detail))
-
-
-async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
-    _log.exception("unexpected failure serving %s", request.url.path)
-    return _error(503, "internal error of the KME")

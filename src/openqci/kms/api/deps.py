@@ -8,6 +8,7 @@ anything: FastAPI runs a plain function dependency in a worker thread, two threa
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -17,11 +18,12 @@ from openqci.kms.identity import Directory
 from openqci.kms.manager import KeyManager
 from openqci.kms.requests import check_query
 
-__all__ = ["CallerKme", "Manager", "SaeCall", "sae_call"]
+__all__ = ["CallerKme", "Manager", "SaeCall", "client_pem", "sae_call"]
 
 
-def _client_pem(request: Request) -> str | None:
-    chain = request.scope.get("extensions", {}).get("tls", {}).get("client_cert_chain") or []
+def client_pem(scope: Mapping[str, Any]) -> str | None:
+    """The client certificate (PEM) of the connection the ASGI ``scope`` belongs to, if it sent one."""
+    chain = scope.get("extensions", {}).get("tls", {}).get("client_cert_chain") or []
     return str(chain[0]) if chain else None
 
 
@@ -32,7 +34,7 @@ def _directory(request: Request) -> Directory:
 
 async def caller_kme(request: Request) -> str:
     """Return the peer KME ID of the client certificate; 401 when it is not a configured peer."""
-    return _directory(request).kme_of(_client_pem(request))
+    return _directory(request).kme_of(client_pem(request.scope))
 
 
 async def key_manager(request: Request) -> KeyManager:
@@ -63,7 +65,7 @@ def sae_call(*allowed_query: str) -> Any:
     """
 
     async def read(request: Request) -> SaeCall:
-        caller = _directory(request).sae_of(_client_pem(request))
+        caller = _directory(request).sae_of(client_pem(request.scope))
         query = check_query(request.query_params.multi_items(), allowed_query)
         return SaeCall(caller, request.app.state.manager, query)
 

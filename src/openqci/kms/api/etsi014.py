@@ -23,7 +23,7 @@ from openqci.kms.api.models import Error, KeyContainer, KeyIds, KeyRequest, Stat
 from openqci.kms.records import DeliveredKey
 from openqci.kms.requests import parse_decimal
 
-__all__ = ["router"]
+__all__ = ["FAST_PATHS", "container_body", "router"]
 
 _ERRORS: dict[int | str, dict[str, object]] = {
     400: {"model": Error, "description": "Bad request format"},
@@ -37,6 +37,12 @@ EncKeysQuery = Annotated[SaeCall, sae_call("number", "size")]
 DecKeysQuery = Annotated[SaeCall, sae_call("key_ID")]
 
 router = APIRouter(prefix="/api/v1/keys", tags=["ETSI GS QKD 014"], responses=_ERRORS)
+
+FAST_PATHS = {
+    "enc_keys": "/api/v1/keys/{slave_SAE_ID}/enc_keys",
+    "dec_keys": "/api/v1/keys/{master_SAE_ID}/dec_keys",
+}
+"""The GET routes :mod:`openqci.kms.api.fast_path` answers itself, by their last path segment."""
 
 
 @router.get("/{slave_SAE_ID}/status", response_model=Status)
@@ -81,7 +87,7 @@ async def get_key_simple(
     delivery = await call.manager.enc_keys(
         call.caller, slave_SAE_ID, number=parse_decimal(number, "number"), size=parse_decimal(size, "size")
     )
-    return _container(delivery.keys, delivery.extension)
+    return _json_bytes(container_body(delivery.keys, delivery.extension))
 
 
 @router.post("/{slave_SAE_ID}/enc_keys", response_model=KeyContainer)
@@ -100,31 +106,35 @@ async def get_key(
         additional_slaves=request.additional_slave_SAE_IDs,
         extension_mandatory=request.extension_mandatory,
     )
-    return _container(delivery.keys, delivery.extension)
+    return _json_bytes(container_body(delivery.keys, delivery.extension))
 
 
 @router.get("/{master_SAE_ID}/dec_keys", response_model=KeyContainer)
 async def get_key_with_key_id(master_SAE_ID: str, call: DecKeysQuery, key_ID: str) -> Response:
     """Get key with key IDs (clause 5.3), GET form: one ``key_ID`` as a query parameter."""
-    return _container(await call.manager.dec_keys(call.caller, master_SAE_ID, [key_ID]))
+    return _json_bytes(container_body(await call.manager.dec_keys(call.caller, master_SAE_ID, [key_ID])))
 
 
 @router.post("/{master_SAE_ID}/dec_keys", response_model=KeyContainer)
 async def get_key_with_key_ids(master_SAE_ID: str, call: NoQuery, key_ids: KeyIds) -> Response:
     """Get key with key IDs (clause 5.3), POST form with a Key IDs object."""
     key_id_list = [entry.key_ID for entry in key_ids.key_IDs]
-    return _container(await call.manager.dec_keys(call.caller, master_SAE_ID, key_id_list))
+    return _json_bytes(container_body(await call.manager.dec_keys(call.caller, master_SAE_ID, key_id_list)))
 
 
-def _container(keys: list[DeliveredKey], extension: dict[str, Any] | None = None) -> Response:
-    """The Key container (Table 11) of ``keys``, with ``key_container_extension`` when given."""
+def container_body(keys: list[DeliveredKey], extension: dict[str, Any] | None = None) -> bytes:
+    """The Key container (Table 11) of ``keys`` as JSON, with ``key_container_extension`` when given."""
     body: dict[str, Any] = {
         "keys": [{"key_ID": str(k.key_id), "key": base64.b64encode(k.material).decode()} for k in keys]
     }
     if extension is not None:
         body["key_container_extension"] = extension
-    return _json(body)
+    return orjson.dumps(body)
 
 
 def _json(body: dict[str, Any]) -> Response:
-    return Response(orjson.dumps(body), media_type="application/json")
+    return _json_bytes(orjson.dumps(body))
+
+
+def _json_bytes(body: bytes) -> Response:
+    return Response(body, media_type="application/json")
