@@ -228,3 +228,45 @@ async def test_route_errors_say_why(mesh: Controller) -> None:
             ]
         }
         assert (await client.post("/api/v1/reports", json=wrong_end)).status_code == 400
+
+
+def _mesh_with_policy(clock: FakeClock, *, stored_key: bool) -> Controller:
+    scenario = load_scenario(ROOT / "scenarios" / "mesh.yaml")
+    routing = scenario.routing.model_copy(update={"stored_key_over_down_links": stored_key})
+    controller = Controller(scenario.model_copy(update={"routing": routing}), rules=AlarmRules(), clock=clock)
+    for link in controller.scenario.links:
+        for kme in (link.site_a, link.site_b):
+            controller.report_link_end(end(link.name, kme))
+    return controller
+
+
+@pytest.mark.parametrize("stored_key", [False, True])
+def test_a_down_link_relays_its_stored_key_only_under_the_policy(clock: FakeClock, stored_key: bool) -> None:
+    mesh = _mesh_with_policy(clock, stored_key=stored_key)
+    first = mesh.route("alice", "bob", 256)
+    cut = first.links[0]
+    ends = next(link for link in mesh.scenario.links if link.name == cut)
+    for kme in (ends.site_a, ends.site_b):  # both ends still answer: their key source is down
+        mesh.report_link_end(end(cut, kme, up=False, available=200_000))
+    views = {view.link.qkdl_id: view for view in mesh.links()}
+    assert views[cut].status is LinkStatus.DOWN  # the alarm and the status say down either way
+    assert [a.kind for a in views[cut].alarms] == [AlarmKind.LINK_DOWN]
+    assert (cut in mesh.route("alice", "bob", 256).links) is stored_key
+    # a link a relay just failed on is avoided whatever the policy
+    assert cut not in mesh.route("alice", "bob", 256, avoid=[cut]).links
+
+
+def test_a_down_link_whose_end_went_silent_relays_nothing(clock: FakeClock) -> None:
+    mesh = _mesh_with_policy(clock, stored_key=True)
+    cut = mesh.route("alice", "bob", 256).links[0]
+    ends = next(link for link in mesh.scenario.links if link.name == cut)
+    mesh.report_link_end(end(cut, ends.site_a, up=False, available=4096))
+    mesh.report_link_end(end(cut, ends.site_b, up=False, available=4096))
+    clock.now_s += 4.0
+    for link in mesh.scenario.links:  # every other link, and one end of the cut one, report again
+        for kme in (link.site_a, link.site_b):
+            if link.name != cut:
+                mesh.report_link_end(end(link.name, kme))
+    mesh.report_link_end(end(cut, ends.site_a, up=False, available=4096))
+    clock.now_s += 2.0  # the other end is now silent beyond the staleness limit
+    assert cut not in mesh.route("alice", "bob", 256).links

@@ -153,6 +153,37 @@ def test_a_cut_fibre_and_an_eavesdropper_are_routed_around_without_a_failed_requ
     assert all(frozenset(other.split("-")) not in links_of(r) for r in after_attack)
 
 
+@pytest.fixture
+def mesh_relaying_stored_key(tmp_path: Path) -> Iterator[Path]:
+    """The mesh under the routing policy ``stored_key_over_down_links``."""
+    document = yaml.safe_load((ROOT / "scenarios" / "mesh.yaml").read_text())
+    document["routing"] = {"stored_key_over_down_links": True}
+    path = tmp_path / "mesh-stored-key.yaml"
+    path.write_text(yaml.safe_dump(document))
+    yield from launched(path, tmp_path / "state")
+
+
+@pytest.mark.slow  # real processes started and both of alice's fibres cut for several seconds
+def test_under_the_policy_cut_fibres_go_on_relaying_the_key_they_hold(mesh_relaying_stored_key: Path) -> None:
+    mesh = mesh_relaying_stored_key
+    keep_asking(mesh, lambda d: True)
+    cuts = ("alice-n1", "alice-s1")  # every route from alice crosses one of them
+    for cut in cuts:
+        done = openqci("network", "attack", cut, "--cut", "--state-dir", str(mesh))
+        assert done.returncode == 0, done.stderr
+    keep_asking(mesh, lambda d: all(link_named(d, cut)["qkdl_status"] == "down" for cut in cuts))
+    spent = {cut: consumed_units(mesh, "alice", cut) for cut in cuts}
+    after: list[list[str]] = []
+    with sae_client(mesh, "sae-alice", "alice") as master, sae_client(mesh, "sae-bob", "bob") as slave:
+        for _ in range(5):  # both down: without the policy this is a 503 (no route)
+            got = get_keys(master, "sae-bob")
+            assert got.status_code == 200, got.text
+            assert retrieve(slave, "sae-alice", got.json()["keys"]).json()["keys"] == got.json()["keys"]
+            after.append(route_taken(got, "bob"))
+    assert all(links_of(route) & {frozenset(c.split("-")) for c in cuts} for route in after)
+    assert sum(consumed_units(mesh, "alice", cut) for cut in cuts) - sum(spent.values()) == 2 * len(after)
+
+
 def test_a_dead_trusted_node_fails_a_hop_which_is_voided_and_rerouted(mesh: Path) -> None:
     (first,) = keep_asking(mesh, lambda d: True)
     state = json.loads((mesh / "state.json").read_text())

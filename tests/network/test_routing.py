@@ -190,3 +190,12 @@ def test_franceqci_atc_route_crosses_the_backbone() -> None:
     route = choose_route(graph, _states(graph), "dsna-blagnac", "dsna-paris", KEY_BITS)
     assert {"lyon", "avignon", "castelnaudary"} <= set(route.kmes)
     assert set(graph.nodes) == {site.name for site in scenario.kme_sites}
+
+
+def test_a_down_link_that_relays_its_stored_key_spends_what_it_holds_and_no_more() -> None:
+    down = LinkState(available_key_bits=4096, up=False, relays_stored_key=True)
+    assert link_condition(down, 4096) is LinkCondition.USABLE
+    assert link_condition(down, 4097) is LinkCondition.DOWN  # drained of stored key: down, not drained
+    assert link_condition(LinkState(available_key_bits=4096, up=False), 256) is LinkCondition.DOWN
+    alarmed = LinkState(available_key_bits=4096, up=False, relays_stored_key=True, alarm=True)
+    assert link_condition(alarmed, 256) is LinkCondition.ALARMED

@@ -168,3 +168,27 @@ def test_a_satellite_demand_gets_routes_through_another_ground_station() -> None
     assert stations[0] == {"gs-1"}
     assert {"gs-2"} in stations
     assert len(set(routes)) == len(routes)
+
+
+def _relaying_stored_key(built: object) -> object:
+    from openqci.scenario import RoutingPolicy
+
+    return built.model_copy(update={"routing": RoutingPolicy(stored_key_over_down_links=True)})  # type: ignore[attr-defined]
+
+
+def test_under_the_policy_a_down_link_relays_its_stored_key_until_it_runs_out() -> None:
+    outage = {"outages": [{"link": "b-c", "start_hour": 1.0, "duration_hours": 2.0}]}
+    small = run_twin(_relaying_stored_key(chain(rate=100.0, **outage)), 0.25, failures=False)  # type: ignore[arg-type]
+    # an hour of b-c's key in store carries 100 b/s through the two hours of the outage
+    assert small.run.met_steps[0, 0] == small.schedule.steps
+    made = small.run.produced[0, 1]
+    rates = fibre_rates_bps(build_network(small.network.scenario))
+    assert made == pytest.approx(rates[1] * (6 - 2) * 3600.0, rel=1e-9)  # it still makes no key while down
+    _conserved(small)
+    # a demand of most of the link's rate empties the store (capped at kme_storage_bits) within the outage
+    big_rate = 0.6 * float(rates[1])
+    big = run_twin(_relaying_stored_key(chain(rate=big_rate, **outage)), 0.25, failures=False)  # type: ignore[arg-type]
+    without = run_twin(chain(rate=big_rate, **outage), 0.25, failures=False)
+    assert without.run.met_steps[0, 0] == without.schedule.steps - 120
+    assert without.run.met_steps[0, 0] < big.run.met_steps[0, 0] < big.schedule.steps
+    _conserved(big)

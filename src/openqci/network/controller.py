@@ -189,7 +189,7 @@ class Controller:
         for name in avoid:
             self._link_named(name)
             if name in states:
-                states[name] = replace(states[name], up=False)
+                states[name] = replace(states[name], up=False, relays_stored_key=False)
         try:
             route = choose_route(self._graph, states, source_kme, destination_kme, key_bits)
         except NetworkError as error:
@@ -274,7 +274,13 @@ class Controller:
         alarms = tuple(a for a in self._active.values() if a.link == link.qkdl_id)
         alarmed = any(a.kind is AlarmKind.QBER_HIGH for a in alarms)
         status = link_status(link, now, self.rules.stale_after_s)
-        state = routing_state(link, now, self.rules.stale_after_s, alarmed=alarmed)
+        state = routing_state(
+            link,
+            now,
+            self.rules.stale_after_s,
+            alarmed=alarmed,
+            stored_key_when_down=self.scenario.routing.stored_key_over_down_links,
+        )
         return LinkView(link, status, state, alarms)
 
 

@@ -4,7 +4,9 @@ The graph has one node per KME site and one edge per fibre link (edge attribute 
 A route is a NetworkX shortest path whose weight function reads the current :class:`LinkState` of each
 link. A link that is down, alarmed (QBER alarm, suspected eavesdropper) or drained (less key in store than
 the request consumes) gets the weight ``None``, which NetworkX reads as "no edge", so routing goes around
-it. A usable link costs ``1 + key_bits / available_key_bits``: one per hop, plus up to one more as its key
+it. Under the scenario's routing policy ``stored_key_over_down_links``, a down link whose two KMEs still
+report keeps relaying the key in its stores (:attr:`LinkState.relays_stored_key`) until it is drained.
+A usable link costs ``1 + key_bits / available_key_bits``: one per hop, plus up to one more as its key
 runs low, so the fewest hops win and, among equal hop counts, the path with the most key to spare.
 
 Every function here is pure: the controller owns the states and passes them in.
@@ -56,6 +58,8 @@ class LinkState:
         Whether the link runs (fibre and devices working).
     alarm
         Whether an alarm is raised on the link (QBER above threshold, suspected eavesdropper).
+    relays_stored_key
+        Down, yet both ends report and the routing policy lets a down link relay the key it holds.
     """
 
     available_key_bits: int
@@ -64,6 +68,7 @@ class LinkState:
     up: bool = True
     alarm: bool = False
     available_by_end: tuple[tuple[str, int], ...] = ()
+    relays_stored_key: bool = False
 
     def sendable_bits(self, sender: str | None) -> int:
         """Key a relay sent from ``sender`` across this link may spend (the smaller half if unknown)."""
@@ -113,13 +118,13 @@ def link_condition(state: LinkState | None, key_bits: int, sender: str | None = 
     """
     if state is None:
         return LinkCondition.UNKNOWN
-    if not state.up:
+    if not state.up and not state.relays_stored_key:
         return LinkCondition.DOWN
     if state.alarm:
         return LinkCondition.ALARMED
     available = state.sendable_bits(sender)
     if available < key_bits or available <= 0:
-        return LinkCondition.DRAINED
+        return LinkCondition.DRAINED if state.up else LinkCondition.DOWN
     return LinkCondition.USABLE
 
 

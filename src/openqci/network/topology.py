@@ -163,12 +163,21 @@ def link_available_key_bits(link: QkdLink) -> int:
     return min((r.available_key_bits if r is not None else 0) for r in reports)
 
 
-def routing_state(link: QkdLink, now_s: float, stale_after_s: float, *, alarmed: bool) -> LinkState | None:
-    """The :class:`LinkState` routing reads for ``link``; ``None`` until both ends have reported."""
+def routing_state(
+    link: QkdLink, now_s: float, stale_after_s: float, *, alarmed: bool, stored_key_when_down: bool = False
+) -> LinkState | None:
+    """The :class:`LinkState` routing reads for ``link``; ``None`` until both ends have reported.
+
+    ``stored_key_when_down`` (the scenario's routing policy): a link down while both ends still report in
+    time relays the key it holds (``relays_stored_key``); an end gone silent stops it.
+    """
     status = link_status(link, now_s, stale_after_s)
     if status is LinkStatus.UNKNOWN:
         return None
     reports = [r for r in (link.ends.get(end) for end in link.end_ids) if r is not None]
+    answering = len(reports) == len(link.end_ids) and all(
+        now_s - at <= stale_after_s for at in link.reported_at_s.values()
+    )
     return LinkState(
         available_key_bits=link_available_key_bits(link),
         key_rate_bps=min(r.eskr_bps for r in reports),
@@ -176,4 +185,5 @@ def routing_state(link: QkdLink, now_s: float, stale_after_s: float, *, alarmed:
         up=status is LinkStatus.UP,
         alarm=alarmed,
         available_by_end=tuple((end, r.available_key_bits) for end, r in sorted(link.ends.items())),
+        relays_stored_key=stored_key_when_down and status is LinkStatus.DOWN and answering,
     )

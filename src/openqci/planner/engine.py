@@ -130,7 +130,7 @@ def simulate(
         wasted += overflow
         buffer -= overflow
         # route: first candidate with enough key on every hop, else the one with the most
-        reach[:, :links] = np.where(usable, buffer, 0.0)
+        reach[:, :links] = np.where(alive if plan.relay_when_down else usable, buffer, 0.0)
         bottleneck = reach.reshape(-1)[flat_paths].reshape(worlds, demands, candidates, hops).min(axis=3)
         enough = bottleneck >= need[:, :, None]
         choice = np.where(enough.any(axis=2), enough.argmax(axis=2), bottleneck.argmax(axis=2))

@@ -46,12 +46,15 @@ class Schedule:
     capacity_bits: NDArray[np.float64]
     initial_bits: NDArray[np.float64]
     up: NDArray[np.bool_]
-    """``(steps, links)``: whether the link makes and relays key during the step."""
+    """``(steps, links)``: whether the link makes key during the step (and relays it)."""
     deposit_step: NDArray[np.int64]
     deposit_link: NDArray[np.int64]
     deposit_bits: NDArray[np.float64]
     need_bits: NDArray[np.float64]
     """Key each demand consumes per step."""
+    relay_when_down: bool = False
+    """The scenario's ``routing.stored_key_over_down_links``: a link that is down still relays the key in
+    its stores (a failed node's links never do)."""
 
 
 def draw_events(
@@ -116,6 +119,7 @@ def schedule(network: PlanNetwork, events: Events, step_s: float, *, demand_scal
         deposit_link=np.array([p.link for p in clear], dtype=np.int64)[order],
         deposit_bits=np.array([p.key_bits for p in clear], dtype=float)[order],
         need_bits=need,
+        relay_when_down=network.scenario.routing.stored_key_over_down_links,
     )
 
 

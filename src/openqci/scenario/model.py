@@ -55,6 +55,7 @@ __all__ = [
     "LinkProtocol",
     "OrbitalElements",
     "QuantumNode",
+    "RoutingPolicy",
     "Sae",
     "Satellite",
     "Scenario",
@@ -381,6 +382,17 @@ class Satellite(_Entry):
         return self
 
 
+class RoutingPolicy(_Entry):
+    """How relays treat a link whose quantum channel is down; the controller and the planner's twin both
+    follow it, so the twin plans the network that runs."""
+
+    stored_key_over_down_links: bool = False
+    """A link whose key source is down (a cut fibre, a device fault) still relays the key already in its
+    stores while both its KMEs answer, until that key runs out; off (the default), relays go around it at
+    once. A KME-to-KME relay message is one-time-pad encrypted and authenticated, so it may travel any
+    classical path, not the cut fibre's; a link with a QBER alarm is avoided either way."""
+
+
 class Sae(_Entry):
     """A secure application entity: an application that takes keys from one KME (ETSI GS QKD 014)."""
 
@@ -449,6 +461,8 @@ class Scenario(_Entry):
     same name here replaces theirs (docs/scenario.md)."""
     planning: Planning | None = None
     """Inputs of the planner: weather, outages, storage limits, candidates and costs (docs/planner.md)."""
+    routing: RoutingPolicy = RoutingPolicy()
+    """How relays treat links whose quantum channel is down (docs/network.md, routing)."""
 
     @model_validator(mode="after")
     def _references(self) -> Scenario:
