@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from openqci.qin.chain import ChainParameters, solve_chain
-from openqci.qin.elementary import FibreEntanglementLink
+from openqci.qin.elementary import ElementaryLink, FibreEntanglementLink
 from openqci.qin.errors import QinParameterError
 from openqci.qin.route import route_entanglement
 from openqci.scenario import load_scenario
@@ -69,31 +69,21 @@ def test_the_route_crosses_quantum_nodes_only_and_is_solved_segment_by_segment(
     )
     assert found.chain.pair_rate_hz == pytest.approx(exact.pair_rate_hz, rel=1e-12)
     assert found.chain.mean_fidelity == pytest.approx(exact.mean_fidelity, rel=1e-12)
+
     # between the chain of its weakest segment (and swap) repeated and that of its best one
-    weakest = solve_chain(
-        ChainParameters(
+    def uniform(segment: ElementaryLink, p_swap: float) -> float:
+        parameters = ChainParameters(
             segments=3,
-            p_gen=long.p_gen,
-            p_swap=0.5,
+            p_gen=segment.p_gen,
+            p_swap=p_swap,
             cutoff_attempts=int(0.05 // step),
-            werner_elementary=long.werner,
+            werner_elementary=segment.werner,
             coherence_attempts=0.5 / step,
             attempt_duration_s=step,
         )
-    )
-    assert weakest.pair_rate_hz < found.chain.pair_rate_hz
-    ceiling = solve_chain(
-        ChainParameters(
-            segments=3,
-            p_gen=short.p_gen,
-            p_swap=0.6,
-            cutoff_attempts=int(0.05 // step),
-            werner_elementary=short.werner,
-            coherence_attempts=0.5 / step,
-            attempt_duration_s=step,
-        )
-    )
-    assert ceiling.pair_rate_hz > found.chain.pair_rate_hz
+        return solve_chain(parameters).pair_rate_hz
+
+    assert uniform(long, 0.5) < found.chain.pair_rate_hz < uniform(short, 0.6)
 
 
 @pytest.mark.parametrize(

@@ -67,7 +67,8 @@ class CloudClimatology(_Entry):
 
 
 class LinkOutage(_Entry):
-    """A scheduled outage of one fibre link (works, a cut): no key is made and none is relayed over it."""
+    """A scheduled outage of one fibre link (works, a cut): no key is made; the key already in its stores is
+    relayed over it only under ``routing.stored_key_over_down_links``."""
 
     link: _Name
     """The fibre link that is down."""
@@ -189,15 +190,10 @@ def _problems(scenario: Scenario, planning: Planning) -> Iterable[tuple[Location
     for index, outage in enumerate(planning.outages):
         if outage.link not in links:
             yield ("planning", "outages", index, "link"), f"unknown link {outage.link!r}"
-    names = set(links)
-    for index, candidate in enumerate(planning.candidate_links):
-        if candidate.name in names:
-            yield ("planning", "candidate_links", index, "name"), "name already used by a link"
-        names.add(candidate.name)
-        for field in ("site_a", "site_b"):
-            name = getattr(candidate, field)
-            if name not in sites or not sites[name].is_kme:
-                yield ("planning", "candidate_links", index, field), f"{name!r} is not a site with a KME"
+    kmes = {name for name, site in sites.items() if site.is_kme}
+    yield from _two_ended(
+        "candidate_links", planning.candidate_links, links, kmes, "is not a site with a KME"
+    )
     for index, site in enumerate(planning.candidate_sites):
         if site.site not in sites:
             yield ("planning", "candidate_sites", index, "site"), f"unknown site {site.site!r}"
@@ -217,17 +213,32 @@ def _quantum_problems(scenario: Scenario, planning: Planning) -> Iterable[tuple[
             yield where, "this site is already a candidate repeater"
         repeaters.add(candidate.site)
     quantum = repeaters | {name for name, site in sites.items() if site.quantum is not None}
-    names: set[str] = set()
+    yield from _two_ended(
+        "entanglement_demands",
+        planning.entanglement_demands,
+        set(),
+        quantum,
+        "has no quantum memories (quantum: of the site) and is no candidate repeater",
+    )
     for index, demand in enumerate(planning.entanglement_demands):
-        if demand.name in names:
-            yield ("planning", "entanglement_demands", index, "name"), "name already used"
-        names.add(demand.name)
-        for field in ("site_a", "site_b"):
-            name = getattr(demand, field)
-            if name not in quantum:
-                yield (
-                    ("planning", "entanglement_demands", index, field),
-                    f"{name!r} has no quantum memories (quantum: of the site) and is no candidate repeater",
-                )
         if demand.site_a == demand.site_b:
             yield ("planning", "entanglement_demands", index, "site_b"), "a demand joins two different sites"
+
+
+def _two_ended(
+    section: str,
+    entries: Iterable[CandidateLink | EntanglementDemand],
+    taken: set[str],
+    valid_ends: set[str],
+    invalid_end: str,
+) -> Iterable[tuple[Location, str]]:
+    """Names unique (and not among ``taken``), both ends (``site_a``, ``site_b``) among ``valid_ends``."""
+    names = set(taken)
+    for index, entry in enumerate(entries):
+        if entry.name in names:
+            yield ("planning", section, index, "name"), "name already used"
+        names.add(entry.name)
+        for field in ("site_a", "site_b"):
+            name = getattr(entry, field)
+            if name not in valid_ends:
+                yield ("planning", section, index, field), f"{name!r} {invalid_end}"
