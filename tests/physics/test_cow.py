@@ -24,10 +24,11 @@ from openqci.physics.cow import (
     cow_statistics,
 )
 
-# Walenta 2014's only figure re-read here is the abstract's: up to 140 kbit/s of secret key over 25 km, with
-# finite-key corrections and authentication costs. Their table and key-rate-versus-distance figure could not
-# be opened, so the band is one-sided with a ceiling: the asymptotic rate, which drops those costs, must not
-# fall below their finite-key figure, nor exceed it by more than a factor of three.
+# Walenta 2014's only figure re-read here is the abstract's: "secret keys with rates up to 140 kbps and over
+# 25 km of optical fibre", with finite-key corrections and authentication costs. That is a peak rate and a
+# reach; their rate at 25 km itself is at most 140 kbit/s, and their table and key-rate-versus-distance
+# figure could not be opened. The band checked is therefore loose: the asymptotic rate at 25 km, which
+# drops those costs, lies between 140 kbit/s and three times that (docs/protocols.md names the gap).
 WALENTA_KM = 25.0
 WALENTA_BPS = 140e3
 

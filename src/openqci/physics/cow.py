@@ -106,8 +106,9 @@ WALENTA2014 = CowSystem(
     fibre_attenuation_db_per_km=0.2,
     extra_loss_db=0.0,
     reference=(
-        "Walenta et al., NJP 16, 013047 (2014), arXiv 1309.2583: 625 MHz clock, up to 140 kbit/s secret key "
-        "over 25 km, epsilon_QKD 4e-9, fast gated InGaAs detectors [Q, abstract]; detector efficiency 10 %, "
+        "Walenta et al., NJP 16, 013047 (2014), arXiv 1309.2583: 625 MHz clock, 'secret keys with rates up "
+        "to 140 kbps and over 25 km of optical fibre' (a peak rate and a reach, not a rate at 25 km), "
+        "epsilon_QKD 4e-9, fast gated InGaAs detectors [Q, abstract]; detector efficiency 10 %, "
         "dark count 1e-6 per gate, dead time 100 ns, visibility 0.99, data-line error 1 %, "
         "90/10 data/monitor split, decoy fraction 0.1, f_EC 1.2 [M]; mu 0.2 is the maximum of this "
         "model's key per pair at V = 0.99 [A]; 0.2 dB/km standard fibre, no extra loss [A]"
