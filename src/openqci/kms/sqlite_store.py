@@ -113,6 +113,8 @@ _CHECKPOINT_BUSY_S = 1.0
 """How long a checkpoint waits for the locks it needs before it gives up until its next round."""
 
 _GATE_TIMEOUT_S = 2.0 * _CHECKPOINT_BUSY_S
+
+
 """The longest a writer waits for a truncating checkpoint (it gives up within its busy timeout)."""
 
 
@@ -140,7 +142,7 @@ class _Checkpointer:
     """
 
     def __init__(
-        self, path: Path | str, *, truncate_above: int, interval_s: float = 0.5, poll_s: float = 0.05
+        self, path: Path | str, *, truncate_above: int, interval_s: float = 0.5, poll_s: float = 0.005
     ) -> None:
         # A short busy timeout: a truncating checkpoint that cannot get the write lock (another
         # connection's writer does not pass this gate) gives up soon and frees SQLite's checkpoint lock
@@ -148,7 +150,7 @@ class _Checkpointer:
         self._conn = sqlite3.connect(
             str(path), isolation_level=None, check_same_thread=False, timeout=_CHECKPOINT_BUSY_S
         )
-        self._wal = Path(f"{path}-wal")
+        self._wal = f"{path}-wal"
         self._truncate_above = truncate_above
         self._hold_above = 2 * truncate_above
         self._stop = threading.Event()
@@ -160,6 +162,7 @@ class _Checkpointer:
         self._turn = threading.Condition()
         self._truncating = False
         self._writing = False
+        self._last_wal = 0
         self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
         self._thread.start()
 
@@ -168,8 +171,8 @@ class _Checkpointer:
 
         An idle store costs nothing (a process of eight KMEs holds sixteen stores); under load the log's
         size is looked at once per ``poll_s`` at most, and a passive round runs once per ``interval_s``
-        while commits have left something to copy. A writer that finds the log past ``truncate_above``
-        cuts that wait short (:meth:`writer_waits`).
+        while commits have left something to copy. The size is read here, never on the writer's thread:
+        a ``stat`` of the log can wait behind a checkpoint's fsync, and the writer holds the store's lock.
         """
         pending = False
         next_passive = time.monotonic() + self._interval_s
@@ -180,7 +183,8 @@ class _Checkpointer:
                 if self._stop.is_set():
                     break
                 pending = True
-                if self._due.is_set() or self._wal_bytes() > self._truncate_above:
+                self._last_wal = self._wal_bytes()
+                if self._due.is_set() or self._last_wal > self._truncate_above:
                     self._truncate()
                 if self._due.wait(self._poll_s):
                     self._written.set()  # due meanwhile: go round at once
@@ -198,6 +202,7 @@ class _Checkpointer:
             if self._checkpoint("TRUNCATE"):
                 self.truncations += 1
         finally:
+            self._last_wal = self._wal_bytes()
             with self._turn:
                 self._truncating = False
                 self._due.clear()
@@ -206,11 +211,11 @@ class _Checkpointer:
     def writer_waits(self) -> None:
         """Called before each write transaction of the store: wait while a truncating checkpoint runs.
 
-        The writer also keeps the log's bound whatever the disk's speed: past ``truncate_above`` it wakes
-        the checkpoint thread, and past twice that it waits for the log to be cut (a fast writer could
-        otherwise append more than the cap between two of the thread's looks at the log's size).
+        The writer also keeps the log's bound whatever the disk's speed: with the log (as the checkpoint
+        thread last read it) past ``truncate_above`` it wakes that thread, and past twice that it waits for
+        the log to be cut (a fast writer could otherwise append more than the cap while the thread sleeps).
         """
-        wal = self._wal_bytes()
+        wal = self._last_wal
         with self._turn:
             if wal > self._truncate_above:
                 self._due.set()
@@ -231,7 +236,7 @@ class _Checkpointer:
 
     def _wal_bytes(self) -> int:
         try:
-            return self._wal.stat().st_size
+            return os.stat(self._wal).st_size
         except OSError:
             return 0
 
