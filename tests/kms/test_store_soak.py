@@ -143,7 +143,13 @@ def _check_flat(samples: _Samples, name: str) -> None:
     assert samples.served >= 100, "the load did not serve enough keys to show anything"
     assert samples.rows[-1] < 1.5 * samples.served, f"{name}: {samples.rows[-1]} rows kept"
     if samples.bytes:
-        assert samples.bytes[-1] <= 1.25 * samples.bytes[0], f"{name}: the database grew: {samples.bytes}"
+        # flat: the second half of the samples never tops the first half's largest by more than 10 %; a
+        # store keeping what it served grows in proportion to time (1.3x from 7.5 s to 10 s, 1.9x from
+        # 32 s to 60 s). The first samples are not the reference: SQLite's pages and free list take some
+        # seconds more than the retention period to reach their steady state (2.8 to 3.5 MB over 15 s).
+        half = len(samples.bytes) // 2
+        first, second = max(samples.bytes[:half]), max(samples.bytes[half:])
+        assert second <= 1.1 * first, f"{name}: the database grew: {samples.bytes}"
         assert samples.wal_peak < MAX_WAL_BYTES
 
 
