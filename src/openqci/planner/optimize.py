@@ -141,7 +141,7 @@ def optimize_design(
             f"the programme would have {flow_count} flow variables (limit {MAX_VARIABLES}): "
             "drop --survivable or plan a smaller region"
         )
-    chain_options = entanglement_options(scenario)
+    chain_options = entanglement_options(network)
     candidate_repeaters = sorted(entry.site for entry in planning.candidate_repeaters)
     if not network.demands and not chain_options:
         return DesignPlan(

@@ -22,10 +22,9 @@ from typing import Any
 import networkx as nx
 
 from openqci.planner.errors import PlanError
-from openqci.planner.topology import LinkKind, build_network, planning_of
+from openqci.planner.topology import LinkKind, PlanNetwork, planning_of
 from openqci.qin.errors import QinParameterError
 from openqci.qin.route import solve_path
-from openqci.scenario import Scenario
 from openqci.scenario.planning import EntanglementDemand
 from openqci.scenario.quantum import QuantumNode
 
@@ -59,8 +58,11 @@ class ChainOption:
         }
 
 
-def entanglement_options(scenario: Scenario) -> dict[str, list[ChainOption]]:
-    """The paths that meet each entanglement demand of ``scenario``'s planning section, by demand.
+def entanglement_options(network: PlanNetwork) -> dict[str, list[ChainOption]]:
+    """The paths that meet each entanglement demand of the planning section, by demand.
+
+    ``network`` is the planner's network of the scenario with its candidate links
+    (``build_network(scenario, with_candidates=True)``), the one the optimiser builds its programme on.
 
     Raises
     ------
@@ -68,6 +70,7 @@ def entanglement_options(scenario: Scenario) -> dict[str, list[ChainOption]]:
         If a demand has no such path even with every candidate built; the message gives the best chain
         found, or says that no path of quantum nodes joins its ends.
     """
+    scenario = network.scenario
     planning = planning_of(scenario)
     if not planning.entanglement_demands:
         return {}
@@ -78,7 +81,6 @@ def entanglement_options(scenario: Scenario) -> dict[str, list[ChainOption]]:
     candidates = {entry.site: entry.quantum for entry in planning.candidate_repeaters}
     memories.update(candidates)
     graph = nx.Graph()
-    network = build_network(scenario, with_candidates=True)
     spans = [
         (link.name, link.site_a, link.site_b, link.length_km)
         for link in network.links
