@@ -113,8 +113,6 @@ _CHECKPOINT_BUSY_S = 1.0
 """How long a checkpoint waits for the locks it needs before it gives up until its next round."""
 
 _GATE_TIMEOUT_S = 2.0 * _CHECKPOINT_BUSY_S
-
-
 """The longest a writer waits for a truncating checkpoint (it gives up within its busy timeout)."""
 
 
