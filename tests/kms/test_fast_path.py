@@ -118,13 +118,13 @@ async def test_the_served_app_answers_enc_keys_on_the_fast_path(
     import openqci.kms.api.fast_path as fast_path
 
     answered: list[int] = []
+    answer = fast_path.enc_keys_get
 
-    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+    async def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
         answered.append(1)
-        return container_body(*args, **kwargs)
+        return await answer(*args, **kwargs)
 
-    container_body = fast_path.container_body
-    monkeypatch.setattr(fast_path, "container_body", counting)
+    monkeypatch.setattr(fast_path, "enc_keys_get", counting)
     fast, plain = _clients(env, "kme-a", "sae-a1")
     async with fast, plain:
         assert (await plain.get(ENC)).status_code == 200

@@ -20,10 +20,11 @@ from fastapi import APIRouter, Body, Response
 
 from openqci.kms.api.deps import SaeCall, sae_call
 from openqci.kms.api.models import Error, KeyContainer, KeyIds, KeyRequest, Status
+from openqci.kms.manager import KeyManager
 from openqci.kms.records import DeliveredKey
 from openqci.kms.requests import parse_decimal
 
-__all__ = ["FAST_PATHS", "container_body", "router"]
+__all__ = ["FAST_PATHS", "container_body", "dec_keys_get", "enc_keys_get", "router"]
 
 _ERRORS: dict[int | str, dict[str, object]] = {
     400: {"model": Error, "description": "Bad request format"},
@@ -84,10 +85,7 @@ async def get_key_simple(
     size: str | None = None,
 ) -> Response:
     """Get key (clause 5.2), GET form: only ``number`` and ``size``, as query parameters."""
-    delivery = await call.manager.enc_keys(
-        call.caller, slave_SAE_ID, number=parse_decimal(number, "number"), size=parse_decimal(size, "size")
-    )
-    return _json_bytes(container_body(delivery.keys, delivery.extension))
+    return _json_bytes(await enc_keys_get(call.manager, call.caller, slave_SAE_ID, number, size))
 
 
 @router.post("/{slave_SAE_ID}/enc_keys", response_model=KeyContainer)
@@ -112,7 +110,7 @@ async def get_key(
 @router.get("/{master_SAE_ID}/dec_keys", response_model=KeyContainer)
 async def get_key_with_key_id(master_SAE_ID: str, call: DecKeysQuery, key_ID: str) -> Response:
     """Get key with key IDs (clause 5.3), GET form: one ``key_ID`` as a query parameter."""
-    return _json_bytes(container_body(await call.manager.dec_keys(call.caller, master_SAE_ID, [key_ID])))
+    return _json_bytes(await dec_keys_get(call.manager, call.caller, master_SAE_ID, key_ID))
 
 
 @router.post("/{master_SAE_ID}/dec_keys", response_model=KeyContainer)
@@ -120,6 +118,21 @@ async def get_key_with_key_ids(master_SAE_ID: str, call: NoQuery, key_ids: KeyId
     """Get key with key IDs (clause 5.3), POST form with a Key IDs object."""
     key_id_list = [entry.key_ID for entry in key_ids.key_IDs]
     return _json_bytes(container_body(await call.manager.dec_keys(call.caller, master_SAE_ID, key_id_list)))
+
+
+async def enc_keys_get(
+    manager: KeyManager, caller: str, slave: str, number: str | None, size: str | None
+) -> bytes:
+    """The answer to a GET enc_keys of ``caller`` (checked) with its raw ``number`` and ``size``: the Key
+    container as JSON. The route and :mod:`openqci.kms.api.fast_path` both answer with it."""
+    number_of, size_of = parse_decimal(number, "number"), parse_decimal(size, "size")
+    delivery = await manager.enc_keys(caller, slave, number=number_of, size=size_of)
+    return container_body(delivery.keys, delivery.extension)
+
+
+async def dec_keys_get(manager: KeyManager, caller: str, master: str, key_id: str) -> bytes:
+    """The answer to a GET dec_keys of ``caller`` (checked) for one ``key_id``: the Key container as JSON."""
+    return container_body(await manager.dec_keys(caller, master, [key_id]))
 
 
 def container_body(keys: list[DeliveredKey], extension: dict[str, Any] | None = None) -> bytes:

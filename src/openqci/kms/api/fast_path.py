@@ -7,7 +7,8 @@ itself with the pieces the routes use (:mod:`openqci.kms.api.etsi014`, :mod:`ope
 :mod:`openqci.kms.api.errors`): the caller from its certificate, the query read strictly, the manager's
 delivery, the same Key container, and the same Error object for every refusal. Anything else goes on to
 the app unchanged: other paths and methods, and a GET dec_keys without ``key_ID`` (FastAPI's validation
-answer). The routes stay, for the OpenAPI document and for an app built without the fast path;
+answer). The routes stay, for the OpenAPI document and for an app built without the fast path, and
+both answer through the same two functions (``enc_keys_get``, ``dec_keys_get``);
 ``tests/kms/test_fast_path.py`` sends the same requests both ways and compares the answers.
 """
 
@@ -25,9 +26,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from openqci.kms.api.deps import client_pem
 from openqci.kms.api.errors import kms_error, unexpected_error
-from openqci.kms.api.etsi014 import container_body
+from openqci.kms.api.etsi014 import dec_keys_get, enc_keys_get
 from openqci.kms.errors import KmsError
-from openqci.kms.requests import check_query, parse_decimal
+from openqci.kms.requests import check_query
 
 __all__ = ["EtsiFastPath", "get_routes"]
 
@@ -88,10 +89,5 @@ class EtsiFastPath:
         caller = state.directory.sae_of(client_pem(scope))
         values = check_query(list(query), _ALLOWED[endpoint])
         if endpoint == "enc_keys":
-            number, size = (
-                parse_decimal(values.get("number"), "number"),
-                parse_decimal(values.get("size"), "size"),
-            )
-            delivery = await state.manager.enc_keys(caller, sae_id, number=number, size=size)
-            return container_body(delivery.keys, delivery.extension)
-        return container_body(await state.manager.dec_keys(caller, sae_id, [values["key_ID"]]))
+            return await enc_keys_get(state.manager, caller, sae_id, values.get("number"), values.get("size"))
+        return await dec_keys_get(state.manager, caller, sae_id, values["key_ID"])
