@@ -146,10 +146,14 @@ def link_status(link: QkdLink, now_s: float, stale_after_s: float) -> LinkStatus
     reports = [link.ends.get(end) for end in link.end_ids]
     if any(report is not None and not report.up for report in reports):
         return LinkStatus.DOWN
-    stale = [now_s - at > stale_after_s for at in link.reported_at_s.values()]
-    if any(stale):
+    if _an_end_is_silent(link, now_s, stale_after_s):
         return LinkStatus.DOWN
     return LinkStatus.UNKNOWN if None in reports else LinkStatus.UP
+
+
+def _an_end_is_silent(link: QkdLink, now_s: float, stale_after_s: float) -> bool:
+    """Whether an end that reported has said nothing for more than ``stale_after_s`` seconds."""
+    return any(now_s - at > stale_after_s for at in link.reported_at_s.values())
 
 
 def link_available_key_bits(link: QkdLink) -> int:
@@ -175,9 +179,7 @@ def routing_state(
     if status is LinkStatus.UNKNOWN:
         return None
     reports = [r for r in (link.ends.get(end) for end in link.end_ids) if r is not None]
-    answering = len(reports) == len(link.end_ids) and all(
-        now_s - at <= stale_after_s for at in link.reported_at_s.values()
-    )
+    answering = len(reports) == len(link.end_ids) and not _an_end_is_silent(link, now_s, stale_after_s)
     return LinkState(
         available_key_bits=link_available_key_bits(link),
         key_rate_bps=min(r.eskr_bps for r in reports),
