@@ -24,7 +24,7 @@ import networkx as nx
 from openqci.planner.errors import PlanError
 from openqci.planner.topology import LinkKind, PlanNetwork, planning_of
 from openqci.qin.errors import QinParameterError
-from openqci.qin.route import solve_path
+from openqci.qin.route import quantum_graph, solve_path
 from openqci.scenario.planning import EntanglementDemand
 from openqci.scenario.quantum import QuantumNode
 
@@ -80,17 +80,12 @@ def entanglement_options(network: PlanNetwork) -> dict[str, list[ChainOption]]:
     }
     candidates = {entry.site: entry.quantum for entry in planning.candidate_repeaters}
     memories.update(candidates)
-    graph = nx.Graph()
     spans = [
         (link.name, link.site_a, link.site_b, link.length_km)
         for link in network.links
         if link.kind is LinkKind.FIBRE
     ]
-    for name, a, b, km in spans:
-        if a in memories and b in memories:
-            previous = graph.get_edge_data(a, b)
-            if previous is None or km < previous["km"]:
-                graph.add_edge(a, b, name=name, km=km, cost=1.0 + km * 1e-6)
+    graph = quantum_graph(spans, memories)
     options: dict[str, list[ChainOption]] = {}
     for demand in planning.entanglement_demands:
         options[demand.name] = _options_of(demand, graph, memories, candidates)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +30,7 @@ from openqci.qin.errors import QinParameterError
 from openqci.scenario import Scenario
 from openqci.scenario.quantum import QuantumNode
 
-__all__ = ["QinRoute", "route_entanglement", "solve_path"]
+__all__ = ["QinRoute", "quantum_graph", "route_entanglement", "solve_path"]
 
 
 @dataclass(frozen=True)
@@ -78,11 +78,8 @@ def route_entanglement(
             raise QinParameterError(f"site {name!r} has no quantum memories (quantum: in the scenario)")
     if source == destination:
         raise QinParameterError("give two different sites")
-    graph = nx.Graph()
-    for link in scenario.links:
-        if sites[link.site_a].quantum is not None and sites[link.site_b].quantum is not None:
-            length = scenario.link_length_km(link)
-            graph.add_edge(link.site_a, link.site_b, name=link.name, km=length, cost=1.0 + length * 1e-6)
+    spans = [(link.name, link.site_a, link.site_b, scenario.link_length_km(link)) for link in scenario.links]
+    graph = quantum_graph(spans, {name for name, site in sites.items() if site.quantum is not None})
     if source not in graph or destination not in graph or not nx.has_path(graph, source, destination):
         raise QinParameterError(
             f"no fibre path of quantum nodes joins {source} and {destination}: every site on the way needs "
@@ -99,6 +96,19 @@ def route_entanglement(
         segments=segments,
         chain=chain,
     )
+
+
+def quantum_graph(spans: Iterable[tuple[str, str, str, float]], memories: Collection[str]) -> nx.Graph:
+    """The fibre spans ``(name, site_a, site_b, km)`` whose two ends are in ``memories``, as the graph
+    entanglement routes are found on: edges carry ``name``, ``km`` and ``cost`` (a segment counts one,
+    the fibre breaks ties), and of two spans between the same sites the shorter is kept."""
+    graph = nx.Graph()
+    for name, a, b, km in spans:
+        if a in memories and b in memories:
+            previous = graph.get_edge_data(a, b)
+            if previous is None or km < previous["km"]:
+                graph.add_edge(a, b, name=name, km=km, cost=1.0 + km * 1e-6)
+    return graph
 
 
 def solve_path(
