@@ -37,6 +37,7 @@ PAIRS = (("kme-a", "sae-a1", "kme-b", "sae-b1"), ("kme-b", "sae-b1", "kme-a", "s
 class _Samples:
     rows: list[int] = field(default_factory=list)
     bytes: list[int] = field(default_factory=list)
+    in_use: list[int] = field(default_factory=list)
     wal_peak: int = 0
     served: int = 0
 
@@ -64,15 +65,17 @@ def _rows(store: StoreConfig) -> int:
     return sum(int(query_store(store, sql)[0][0]) for sql in done)
 
 
-def _sqlite_bytes(store: StoreConfig) -> tuple[int, int]:
-    """The database's size as its latest snapshot has it (log included), and the log file's size."""
+def _sqlite_bytes(store: StoreConfig) -> tuple[int, int, int]:
+    """The database's size as its latest snapshot has it (log included), the part of it in use (its free
+    list left out), and the log file's size."""
     assert store.sqlite is not None
     with closing(sqlite3.connect(store.sqlite)) as conn:
-        pages = (
-            conn.execute("PRAGMA page_count").fetchone()[0] * conn.execute("PRAGMA page_size").fetchone()[0]
-        )
+        page_bytes = conn.execute("PRAGMA page_size").fetchone()[0]
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        free = conn.execute("PRAGMA freelist_count").fetchone()[0]
     wal = Path(f"{store.sqlite}-wal")
-    return int(pages), wal.stat().st_size if wal.exists() else 0
+    wal_bytes = wal.stat().st_size if wal.exists() else 0
+    return int(pages * page_bytes), int((pages - free) * page_bytes), wal_bytes
 
 
 async def _serve_pair(
@@ -102,8 +105,9 @@ async def _sample(env: InProcess, sqlite: bool, samples: _Samples) -> None:
     samples.rows.append(sum(rows))
     if sqlite:
         sizes = [await asyncio.to_thread(_sqlite_bytes, _store_of(env, n)) for n in env.kmes]
-        samples.bytes.append(sum(size for size, _ in sizes))
-        samples.wal_peak = max(samples.wal_peak, *(wal for _, wal in sizes))
+        samples.bytes.append(sum(size for size, _, _ in sizes))
+        samples.in_use.append(sum(used for _, used, _ in sizes))
+        samples.wal_peak = max(samples.wal_peak, *(wal for _, _, wal in sizes))
 
 
 async def _sustained_load(tmp_path: Path, backend: Backend, duration_s: float) -> _Samples:
@@ -133,8 +137,8 @@ async def _sustained_load(tmp_path: Path, backend: Backend, duration_s: float) -
     return samples
 
 
-def _check_flat(samples: _Samples, name: str) -> None:
-    """What was served is mostly gone, the database's size has not moved, the log stayed under its cap.
+def _check_flat(samples: _Samples, name: str, *, file_size: bool) -> None:
+    """What was served is mostly gone, the database has not grown, the log stayed under its cap.
 
     Kept without retention, each key served leaves 3.25 rows behind: per request of four keys, four
     units and a delivery record at the master's KME, four units and four key rows at the slave's.
@@ -142,7 +146,18 @@ def _check_flat(samples: _Samples, name: str) -> None:
     print(f"{name}: {samples}")
     assert samples.served >= 100, "the load did not serve enough keys to show anything"
     assert samples.rows[-1] < 1.5 * samples.served, f"{name}: {samples.rows[-1]} rows kept"
-    if samples.bytes:
+    if samples.in_use:
+        # the pages in use rise and fall with the rows held; kept rows raise them with the keys served.
+        # Second half's mean over the first's, 15 samples in 7.5 s: 0.94 to 1.03 here (once 1.15 on
+        # another machine); a store that keeps what it served (retention 1000 s): 1.49 to 1.52.
+        half = len(samples.in_use) // 2
+        first_mean = sum(samples.in_use[:half]) / half
+        second_mean = sum(samples.in_use[half:]) / (len(samples.in_use) - half)
+        assert second_mean <= 1.25 * first_mean, f"{name}: the pages in use grew: {samples.in_use}"
+        assert samples.wal_peak < MAX_WAL_BYTES
+    if samples.bytes and file_size:
+        # the file only grows (to the most pages ever in use at once), so short runs see its steps while
+        # the rows held reach their steady state; over 60 s it is compared half against half.
         # flat: the second half of the samples never tops the first half's largest by more than 10 %; a
         # store keeping what it served grows in proportion to time (1.3x from 7.5 s to 10 s, 1.9x from
         # 32 s to 60 s). The first samples are not the reference: SQLite's pages and free list take some
@@ -156,8 +171,8 @@ def _check_flat(samples: _Samples, name: str) -> None:
 async def test_under_sustained_load_the_store_stays_flat_after_the_retention_period(
     tmp_path: Path, backend: Backend
 ) -> None:
-    samples = await _sustained_load(tmp_path, backend, duration_s=10.0)
-    _check_flat(samples, backend.name)
+    samples = await _sustained_load(tmp_path, backend, duration_s=12.0)
+    _check_flat(samples, backend.name, file_size=False)
 
 
 @pytest.mark.slow
@@ -165,4 +180,4 @@ async def test_sixty_seconds_of_enc_keys_keep_the_log_under_its_cap_and_the_stor
     tmp_path: Path, backend: Backend
 ) -> None:
     samples = await _sustained_load(tmp_path, backend, duration_s=60.0)
-    _check_flat(samples, backend.name)
+    _check_flat(samples, backend.name, file_size=True)
