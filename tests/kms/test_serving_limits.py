@@ -7,6 +7,7 @@ import logging
 import select
 import socket
 import ssl
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -35,6 +36,7 @@ def tight(tmp_path) -> Iterator[Served]:
         "keep_alive_timeout_s": 0.8,
         "header_timeout_s": 0.8,
         "body_timeout_s": 0.8,
+        "write_timeout_s": 0.8,
     }
     site = serve_site(tmp_path, serving=serving)
     yield site
@@ -165,6 +167,42 @@ def test_keep_alive_connection_is_closed_after_the_idle_timeout(tight: Served) -
     assert not _closed_by_server(sock)
     assert _wait_until(lambda: _closed_by_server(sock), 3)
     sock.close()
+
+
+def test_answers_the_client_does_not_read_are_dropped_after_the_write_timeout(tight: Served, caplog) -> None:
+    """Pipelined requests whose answers (about 8 KB each: the error repeats the unknown SAE ID) are never
+    read, into a 4 KiB receive buffer: once the kernel's buffers (up to 4 MiB to send, here) and the
+    transport's are full, writing pauses, and the connection goes once the pause has lasted
+    ``write_timeout_s``. Before that limit it stayed busy, never evicted, for as long as the client wished.
+    """
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: it sets the window
+    raw.settimeout(5)
+    raw.connect(("127.0.0.1", tight.ports["kme-a"]))
+    sock = tight.context("sae-a1").wrap_socket(raw, server_hostname="localhost")
+    request = b"GET /api/v1/keys/" + b"x" * 8000 + b"/status HTTP/1.1\r\nHost: kme-a\r\n\r\n"
+    sent = [0]
+
+    def send() -> None:  # until the server stops reading (its answers are stuck) or 1,600 are sent
+        sock.settimeout(2)
+        try:
+            while sent[0] < 1600:
+                sock.sendall(request)
+                sent[0] += 1
+        except OSError:
+            pass
+
+    sender = threading.Thread(target=send, daemon=True)
+    with caplog.at_level(logging.WARNING, logger=_LOGGER):
+        sender.start()
+        dropped = _wait_until(lambda: any("write_timeout_s" in r.getMessage() for r in caplog.records), 20)
+    sender.join(timeout=10)
+    sock.close()
+    assert dropped, f"{sent[0]} requests sent, and the connection not dropped though nothing was read"
+    with httpx.Client(
+        base_url=f"https://127.0.0.1:{tight.ports['kme-a']}", verify=tight.context("sae-a1")
+    ) as c:
+        assert c.get("/api/v1/keys/sae-b1/status").status_code == 200
 
 
 def _send_until_answered(sock: ssl.SSLSocket, head: bytes, filler: bytes, total: int) -> tuple[int, bytes]:

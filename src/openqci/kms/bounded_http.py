@@ -11,6 +11,9 @@ handshake. :class:`BoundedHttpProtocol` adds, per connection:
 - a deadline for each phase: the TLS handshake (``tls_handshake_timeout_s``), the first request and every
   idle gap between requests (``keep_alive_timeout_s``), the request head from its first byte
   (``header_timeout_s``), and the body once the head is in (``body_timeout_s``);
+- a deadline for an answer the client does not read (``write_timeout_s``): once the client's buffers are
+  full the answer waits, and uvicorn would wait with it for ever, the connection busy (never evicted)
+  and its request's task blocked; the deadline runs while writing is paused and closes the connection;
 - a size limit on the request head, counted as it arrives (``max_header_bytes``), and on the body, from
   its Content-Length before any of it is read (``max_body_bytes``); a body without Content-Length
   (chunked) is refused.
@@ -96,6 +99,7 @@ class BoundedHttpProtocol(ClientCertProtocol):
         self.timeout_keep_alive = side.limits.keep_alive_timeout_s  # type: ignore[assignment]
         self._phase = Phase.HANDSHAKE
         self._deadline: asyncio.TimerHandle | None = None
+        self._write_deadline: asyncio.TimerHandle | None = None
         self._head_bytes = 0
         self._head_started = 0.0
         self._chunk_bytes = 0
@@ -128,6 +132,7 @@ class BoundedHttpProtocol(ClientCertProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_deadline()
+        self._cancel_write_deadline()
         self._side.table.forget(self)
         super().connection_lost(exc)
 
@@ -161,6 +166,36 @@ class BoundedHttpProtocol(ClientCertProtocol):
             )
         elif phase is Phase.BODY:
             self._refuse(400, f"request body not received within body_timeout_s ({limits.body_timeout_s})")
+
+    # -- writing answers ------------------------------------------------------------------------------
+
+    # A deadline of its own: a pipelined request's head deadline may run meanwhile.
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self._write_deadline is None:
+            timeout_s = self._side.limits.write_timeout_s
+            self._write_deadline = self.loop.call_later(timeout_s, self._write_expired)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self._cancel_write_deadline()
+
+    def _cancel_write_deadline(self) -> None:
+        if self._write_deadline is not None:
+            self._write_deadline.cancel()
+            self._write_deadline = None
+
+    def _write_expired(self) -> None:
+        self._write_deadline = None
+        _log.warning(
+            "closed connection from %s: its client did not read the answer within write_timeout_s (%s)",
+            _peer(self.transport),
+            self._side.limits.write_timeout_s,
+        )
+        self._cancel_deadline()
+        self._move(Phase.CLOSING)
+        self.transport.abort()  # a close would wait for the buffer the client does not read
 
     # -- reading requests ------------------------------------------------------------------------------
 

@@ -61,7 +61,8 @@ class ServingConfig(_Strict):
     ``max_connections`` a new connection closes the one that has waited longest without a request in
     progress (in its handshake, idle, or still sending its request), so clients that hold connections
     open cannot lock a legitimate one out; ``max_connections_per_certificate`` bounds what one client
-    certificate holds. Sizes are in bytes, times in seconds.
+    certificate holds. An answer its client stops reading holds its connection at most
+    ``write_timeout_s``. Sizes are in bytes, times in seconds.
     """
 
     max_connections: int = Field(default=512, ge=2, le=65_536)
@@ -70,6 +71,7 @@ class ServingConfig(_Strict):
     header_timeout_s: float = Field(default=10.0, gt=0.0, le=300.0)
     body_timeout_s: float = Field(default=30.0, gt=0.0, le=3600.0)
     keep_alive_timeout_s: float = Field(default=30.0, gt=0.0, le=3600.0)
+    write_timeout_s: float = Field(default=30.0, gt=0.0, le=3600.0)
     max_header_bytes: int = Field(default=16_384, ge=1024, le=1_048_576)
     max_body_bytes: int = Field(default=4_194_304, ge=1024, le=1_073_741_824)
     api_docs: bool = False

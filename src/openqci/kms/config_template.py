@@ -141,6 +141,7 @@ def render_config_template(template: ConfigTemplate) -> str:
         f"  keep_alive_timeout_s: {serving.keep_alive_timeout_s}        # idle, before and between requests\n"
         f"  header_timeout_s: {serving.header_timeout_s}\n"
         f"  body_timeout_s: {serving.body_timeout_s}\n"
+        f"  write_timeout_s: {serving.write_timeout_s}       # an answer the client does not read\n"
         f"  max_header_bytes: {serving.max_header_bytes}\n"
         f"  max_body_bytes: {serving.max_body_bytes}\n"
         f"  api_docs: {'true' if serving.api_docs else 'false'}                   # /docs and /openapi.json\n"
