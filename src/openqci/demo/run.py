@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from openqci.demo.figures import DemoResult, LinkFigures, link_figures
 from openqci.network.controller_client import ControllerClient
-from openqci.network.errors import LaunchError
+from openqci.network.errors import LaunchError, NoRouteError
 from openqci.network.launcher import LaunchOptions, attack, up
 from openqci.network.statedir import StateDir
 from openqci.services.atc.exchange import AtcExchange, ExchangeProgress, ExchangeSettings, RoutedSaeClient
@@ -59,8 +59,9 @@ class DemoSettings:
     """The demonstration's choices; the defaults are FranceQCI's ATC exchange, Toulouse to Paris.
 
     ``cut_link`` None cuts the first link of the route in use at ``cut_at`` (a fraction of the exchange);
-    ``cut_at`` None cuts nothing. ``launch_timeout_s`` bounds the start-up (about 20 s for FranceQCI on an
-    idle 2-core machine; far longer when other work shares the cores).
+    ``cut_at`` None cuts nothing. ``launch_timeout_s`` bounds the start-up, until a route between the two
+    sites holds key (about 20 s for FranceQCI on an idle 2-core machine; far longer when other work shares
+    the cores).
     """
 
     scenario: Path = DEFAULT_SCENARIO
@@ -115,7 +116,8 @@ def run_demo(
     )
     result = DemoResult(network=state.network, launched_s=time.monotonic() - started)
     with ControllerClient.from_state_dir(layout) as controller:
-        feed = _collect(settings, controller, observer)
+        route = _first_route(settings, controller, observer, deadline=started + settings.launch_timeout_s)
+        feed = _collect(settings, route, controller, observer)
         before = controller.state()
         hooks = {"on_sent": on_sent, "on_received": on_received}
         exchange = _exchange(settings, layout, state.kme_urls, feed, observer, hooks)
@@ -127,9 +129,31 @@ def run_demo(
     return result
 
 
-def _collect(settings: DemoSettings, controller: ControllerClient, observer: DemoObserver) -> TrackFeed:
+def _first_route(
+    settings: DemoSettings, controller: ControllerClient, observer: DemoObserver, *, deadline: float
+) -> dict[str, Any]:
+    """The route between the two ATC sites once its links hold the key of a first record.
+
+    The network is up once every process serves, which can be before any link has made key or any KME has
+    reported it: asked at once, the controller finds every link drained (seen on a fast machine).
+    """
+    observer.phase(f"waiting for key on a route from {settings.master_kme} to {settings.slave_kme}")
+    while True:
+        try:
+            return controller.route(settings.master_kme, settings.slave_kme, 512)
+        except NoRouteError as error:
+            if time.monotonic() >= deadline:
+                raise LaunchError(
+                    f"no route from {settings.master_kme} to {settings.slave_kme} held key within "
+                    f"launch_timeout_s ({settings.launch_timeout_s:g} s): {error}"
+                ) from None
+        time.sleep(0.5)
+
+
+def _collect(
+    settings: DemoSettings, route: dict[str, Any], controller: ControllerClient, observer: DemoObserver
+) -> TrackFeed:
     """Watch the route's links make key for ``collect_s``, simulating the flights meanwhile."""
-    route = controller.route(settings.master_kme, settings.slave_kme, 512)
     observer.event(f"route from {settings.master_kme} to {settings.slave_kme}: {' > '.join(route['kmes'])}")
     observer.phase(f"links making key; simulating {settings.flights:,} flights over France")
     made: list[TrackFeed] = []
