@@ -539,6 +539,25 @@ async def test_an_offer_becomes_the_same_block_at_both_ends(linked: Linked) -> N
     assert linked.links["kme-a"].blocks_due(time.time()) == ()
 
 
+async def test_an_offer_the_peer_cannot_take_names_the_offering_ends_own_dead_device(linked: Linked) -> None:
+    """While an offer waits for the peer no key is asked of the device, so a device that died meanwhile was
+    never called: the link was reported down only for the peer's refusal (its device cannot confirm the
+    keys this one handed out), intermittently in the launched test, never naming the dead device."""
+    linked.pair.ends["kme-b"].down = True  # kme-b cannot take the offer: it stays pending
+    assert "kme-b" in await _round(linked)
+    assert linked.pending() == 1
+    link = linked.links["kme-a"]
+    own_device = f"QKD device https://{DEVICE_OF['kme-a']} unreachable"
+    link.start()
+    await _wait_for(lambda: "status" in linked.pair.ends["kme-a"].calls, "its own device to be asked")
+    assert link.state().reason.startswith("peer KME kme-b")  # it answered: the peer's reason alone
+    linked.pair.ends["kme-a"].down = True
+    await _wait_for(lambda: link.state().reason.startswith(own_device), "the dead device named first")
+    state = link.state()
+    assert not state.up
+    assert "; peer KME kme-b cannot take the device keys" in state.reason
+
+
 async def test_a_lost_acknowledgement_is_offered_again_and_stored_once(linked: Linked) -> None:
     linked.to_b.lose = True
     reason = await _round(linked)

@@ -29,7 +29,9 @@ hold the same pool.
 A device that cannot be reached (or answers an error) turns the link down: :meth:`Etsi014Link.state`
 says so with the reason, the change is logged, and Get status on the link shows it in its
 ``status_extension``. The taking end checks its own device with Get status every ``interval_s`` while no
-offer comes, so both ends see their own device. When the device answers again, key flows again.
+offer comes, so both ends see their own device; the offering end does so when the peer cannot take an
+offer, so that a dead device is named before what its death causes at the peer. When the device answers
+again, key flows again.
 """
 
 from __future__ import annotations
@@ -83,11 +85,12 @@ class DeviceClient(Protocol):
 
 
 class _DownError(Exception):
-    """The device or the peer cannot serve now; the link is down for ``reason``."""
+    """The device (``device``) or the peer cannot serve now; the link is down for ``reason``."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, device: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.device = device
 
 
 class _UnknownKeysError(Exception):
@@ -258,7 +261,8 @@ class Etsi014Link:
             try:
                 await self._offer_round()
             except _DownError as down:
-                self._mark_down(down.reason)
+                trouble = None if down.device else await self._device_trouble()
+                self._mark_down(down.reason if trouble is None else f"{trouble}; {down.reason}")
                 backoff_s = min(max(2 * backoff_s, _FIRST_BACKOFF_S), self.config.max_backoff_s)
                 await asyncio.sleep(backoff_s)
                 continue
@@ -269,6 +273,21 @@ class Etsi014Link:
                 continue
             backoff_s = 0.0
             await asyncio.sleep(self.config.interval_s)
+
+    async def _device_trouble(self) -> str | None:
+        """Why this end's own device cannot serve, or None if it answers (or answered within ``interval_s``).
+
+        Asked when a round failed at the peer: while an offer waits for the peer, no new key is asked of
+        the device, so a dead device would otherwise go unnamed, the link reported down only for what its
+        death causes at the peer (whose device cannot confirm the keys this one handed out).
+        """
+        if time.monotonic() - self._device_seen_s < self.config.interval_s:
+            return None
+        try:
+            await self._device_call("status", lambda: self._device.status(self.config.peer_sae_id))
+        except _DownError as down:
+            return down.reason
+        return None
 
     async def _offer_round(self) -> None:
         """Settle the pending offers, then take one batch from the device and offer it."""
@@ -290,7 +309,8 @@ class Etsi014Link:
         if not keys or len({k for k, _ in keys}) != len(keys) or any(len(m) * 8 != size for _, m in keys):
             raise _DownError(
                 f"QKD device {self.config.url} answered enc_keys with {len(keys)} keys that are not "
-                f"{len(keys)} distinct keys of {size} bits; they are dropped"
+                f"{len(keys)} distinct keys of {size} bits; they are dropped",
+                device=True,
             )
         offer = await self._committer.call(self._ledger.record, keys, size)
         await self._deliver(offer)
@@ -344,14 +364,16 @@ class Etsi014Link:
         except SaeBadRequestError as error:
             if refusable:
                 raise _UnknownKeysError(str(error)) from None
-            raise _DownError(f"QKD device {self.config.url} refused {what}: {error}") from None
+            raise _DownError(f"QKD device {self.config.url} refused {what}: {error}", device=True) from None
         except SaeClientError as error:
-            raise _DownError(f"QKD device {self.config.url} unreachable: {error}") from None
+            raise _DownError(f"QKD device {self.config.url} unreachable: {error}", device=True) from None
         except TimeoutError:
-            raise _DownError(f"QKD device {self.config.url} did not answer {what} in time") from None
+            raise _DownError(
+                f"QKD device {self.config.url} did not answer {what} in time", device=True
+            ) from None
         except (ValueError, KeyError, TypeError) as error:
             raise _DownError(
-                f"QKD device {self.config.url} sent a malformed answer to {what}: {error}"
+                f"QKD device {self.config.url} sent a malformed answer to {what}: {error}", device=True
             ) from None
         self._device_seen_s = time.monotonic()
         return result
