@@ -146,6 +146,7 @@ def _check_flat(samples: _Samples, name: str, *, file_size: bool) -> None:
     print(f"{name}: {samples}")
     assert samples.served >= 100, "the load did not serve enough keys to show anything"
     assert samples.rows[-1] < 1.5 * samples.served, f"{name}: {samples.rows[-1]} rows kept"
+    assert samples.wal_peak < MAX_WAL_BYTES  # 0 where there is no SQLite log (PostgreSQL)
     if samples.in_use:
         # the pages in use rise and fall with the rows held; kept rows raise them with the keys served.
         # Second half's mean over the first's, 15 samples in 7.5 s: 0.94 to 1.03 here (once 1.15 on
@@ -154,7 +155,6 @@ def _check_flat(samples: _Samples, name: str, *, file_size: bool) -> None:
         first_mean = sum(samples.in_use[:half]) / half
         second_mean = sum(samples.in_use[half:]) / (len(samples.in_use) - half)
         assert second_mean <= 1.25 * first_mean, f"{name}: the pages in use grew: {samples.in_use}"
-        assert samples.wal_peak < MAX_WAL_BYTES
     if samples.bytes and file_size:
         # the file only grows (to the most pages ever in use at once), so short runs see its steps while
         # the rows held reach their steady state; over 60 s it is compared half against half.
@@ -165,7 +165,6 @@ def _check_flat(samples: _Samples, name: str, *, file_size: bool) -> None:
         half = len(samples.bytes) // 2
         first, second = max(samples.bytes[:half]), max(samples.bytes[half:])
         assert second <= 1.1 * first, f"{name}: the database grew: {samples.bytes}"
-        assert samples.wal_peak < MAX_WAL_BYTES
 
 
 async def test_under_sustained_load_the_store_stays_flat_after_the_retention_period(

@@ -14,6 +14,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -53,10 +54,11 @@ def engine_link(document: dict[str, object]) -> dict[str, object]:
 def test_an_sae_pair_across_an_engine_link_and_a_model_link_gets_identical_keys(line3: Path) -> None:
     # `network up` returns once every process serves, not once the engine has made key: on a fast machine
     # the request came first and found the engine link drained (1,024 bits for a relay of 1,280)
-    enough = wait_for(
-        line3, lambda d: all((link["available_key_bits"] or 0) >= 4096 for link in d["links"]), 60
-    )
-    assert all((link["available_key_bits"] or 0) >= 4096 for link in enough["links"]), enough["links"]
+    def every_link_holds_key(document: dict[str, Any]) -> bool:
+        return all((link["available_key_bits"] or 0) >= 4096 for link in document["links"])
+
+    enough = wait_for(line3, every_link_holds_key, 60)
+    assert every_link_holds_key(enough), enough["links"]
     urls = json.loads((line3 / "state.json").read_text())["kme_urls"]
     with (
         SaeClient.from_pki(line3 / "pki", "sae-west", urls["kme1"]) as master,

@@ -243,7 +243,7 @@ class Etsi014Link:
             wait_s = self.config.interval_s
             if time.monotonic() - self._device_seen_s >= self.config.interval_s:
                 try:
-                    await self._device_call("status", lambda: self._device.status(self.config.peer_sae_id))
+                    await self._device_status()
                 except _DownError as down:
                     self._mark_down(down.reason)
                     backoff_s = min(max(2 * backoff_s, _FIRST_BACKOFF_S), self.config.max_backoff_s)
@@ -274,6 +274,10 @@ class Etsi014Link:
             backoff_s = 0.0
             await asyncio.sleep(self.config.interval_s)
 
+    async def _device_status(self) -> None:
+        """Get status of this end's device (it consumes no key); raises _DownError as every device call."""
+        await self._device_call("status", lambda: self._device.status(self.config.peer_sae_id))
+
     async def _device_trouble(self) -> str | None:
         """Why this end's own device cannot serve, or None if it answers (or answered within ``interval_s``).
 
@@ -284,7 +288,7 @@ class Etsi014Link:
         if time.monotonic() - self._device_seen_s < self.config.interval_s:
             return None
         try:
-            await self._device_call("status", lambda: self._device.status(self.config.peer_sae_id))
+            await self._device_status()
         except _DownError as down:
             return down.reason
         return None
